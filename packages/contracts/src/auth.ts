@@ -1,0 +1,56 @@
+import { type Static, Type } from 'typebox';
+import { Handle, Id, Role } from './common.ts';
+
+export const Email = Type.String({ format: 'email', maxLength: 254 });
+export const Password = Type.String({ minLength: 10, maxLength: 128, description: '10–128 characters' });
+
+export const SignUpBody = Type.Object({ handle: Handle, email: Email, password: Password }, { additionalProperties: false });
+export type SignUpBody = Static<typeof SignUpBody>;
+
+export const LogInBody = Type.Object(
+  {
+    login: Type.String({ minLength: 1, maxLength: 254, description: 'handle or email' }),
+    password: Type.String({ minLength: 1, maxLength: 128 }),
+  },
+  { additionalProperties: false },
+);
+export type LogInBody = Static<typeof LogInBody>;
+
+export const RefreshBody = Type.Object(
+  { refreshToken: Type.String({ minLength: 1, maxLength: 200 }) },
+  { additionalProperties: false },
+);
+export type RefreshBody = Static<typeof RefreshBody>;
+
+export const Account = Type.Object({
+  id: Id,
+  handle: Type.String(),
+  email: Type.String(),
+  roles: Type.Array(Role),
+  createdAt: Type.String({ format: 'date-time' }),
+});
+export type Account = Static<typeof Account>;
+
+export const Tokens = Type.Object({
+  tokenType: Type.Literal('Bearer'),
+  accessToken: Type.String(),
+  accessTokenExpiresAt: Type.String({ format: 'date-time' }),
+  refreshToken: Type.String(),
+  refreshTokenExpiresAt: Type.String({ format: 'date-time' }),
+});
+export type Tokens = Static<typeof Tokens>;
+
+export const Session = Type.Object({ account: Account, tokens: Tokens });
+export type Session = Static<typeof Session>;
+
+export const RoleParams = Type.Object({ id: Id, role: Role });
+
+/** Claims of the access token (ES256 JWT) that auth issues and the BFF verifies. */
+export interface AccessTokenClaims {
+  sub: string;
+  handle: string;
+  roles: Role[];
+}
+
+/** Header in which the BFF forwards the end user's IP address to backends (login rate limits). */
+export const CLIENT_IP_HEADER = 'x-livehouse-client-ip';

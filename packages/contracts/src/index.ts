@@ -1,0 +1,4 @@
+export * as auth from './auth.ts';
+export * from './common.ts';
+export * from './errors.ts';
+export * as user from './user.ts';

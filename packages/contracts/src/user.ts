@@ -1,0 +1,54 @@
+import { type Static, Type } from 'typebox';
+import { CursorQuery, Handle, Id, Page } from './common.ts';
+
+export const Profile = Type.Object({
+  id: Id,
+  handle: Type.String(),
+  displayName: Type.String(),
+  bio: Type.String(),
+  avatarUrl: Type.Union([Type.String(), Type.Null()]),
+  followersCount: Type.Integer(),
+  followingCount: Type.Integer(),
+  createdAt: Type.String({ format: 'date-time' }),
+});
+export type Profile = Static<typeof Profile>;
+
+export const DisplayName = Type.String({ minLength: 1, maxLength: 50 });
+
+export const CreateProfileBody = Type.Object(
+  { handle: Handle, displayName: Type.Optional(DisplayName) },
+  { additionalProperties: false },
+);
+export type CreateProfileBody = Static<typeof CreateProfileBody>;
+
+export const UpdateProfileBody = Type.Object(
+  {
+    displayName: Type.Optional(DisplayName),
+    bio: Type.Optional(Type.String({ maxLength: 500 })),
+    avatarUrl: Type.Optional(
+      Type.Union([Type.String({ format: 'uri', pattern: '^https?://', maxLength: 2048 }), Type.Null()]),
+    ),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+export type UpdateProfileBody = Static<typeof UpdateProfileBody>;
+
+export const IdParams = Type.Object({ id: Id });
+export const FollowParams = Type.Object({ id: Id, targetId: Id });
+export const HandleParams = Type.Object({ handle: Handle });
+
+/** `ids` is a comma-separated list of up to 100 user ids. */
+export const BatchQuery = Type.Object(
+  { ids: Type.String({ pattern: '^[0-9a-fA-F-]{36}(,[0-9a-fA-F-]{36}){0,99}$' }) },
+  { additionalProperties: false },
+);
+export const ProfileList = Type.Object({ items: Type.Array(Profile) });
+export type ProfileList = Static<typeof ProfileList>;
+
+export const FollowEntry = Type.Object({ user: Profile, followedAt: Type.String({ format: 'date-time' }) });
+export const FollowPage = Page(FollowEntry);
+export type FollowPage = Static<typeof FollowPage>;
+export const FollowListQuery = CursorQuery;
+
+export const FollowState = Type.Object({ following: Type.Boolean() });
+export type FollowState = Static<typeof FollowState>;

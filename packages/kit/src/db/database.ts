@@ -1,0 +1,116 @@
+import { mkdirSync } from 'node:fs';
+import { PGlite } from '@electric-sql/pglite';
+import {
+  type Dialect,
+  Kysely,
+  type KyselyPlugin,
+  PostgresDialect,
+  type PluginTransformQueryArgs,
+  type PluginTransformResultArgs,
+  type QueryResult,
+  type RootOperationNode,
+  type UnknownRow,
+  WithSchemaPlugin,
+} from 'kysely';
+import pg from 'pg';
+import { requestContext } from '../context.ts';
+import type { Metrics } from '../metrics.ts';
+import { PGliteDialect, SessionLock, type SharedPGlite } from './pglite-dialect.ts';
+
+/**
+ * Where the data lives: a PostgreSQL server (through a `pg` pool) or an embedded PGlite.
+ * One backend may serve several services, each in its own schema.
+ */
+export interface DatabaseBackend {
+  kind: 'postgres' | 'pglite';
+  dialect(): Dialect;
+  close(): Promise<void>;
+}
+
+const INT8 = 20;
+// Counts and points are int8 in SQL; they stay far below 2^53, so plain numbers are exact.
+const toNumber = (v: string) => Number(v);
+
+export function isPostgresUrl(url: string) {
+  return /^postgres(ql)?:\/\//.test(url);
+}
+
+export async function openBackend(url: string, options: { poolSize?: number; loadDataDir?: Blob } = {}) {
+  if (isPostgresUrl(url)) return openPostgres(url, options.poolSize ?? 10);
+  return openPGlite(url, options.loadDataDir);
+}
+
+function openPostgres(url: string, poolSize: number): DatabaseBackend {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolSize,
+    connectionTimeoutMillis: 5000,
+    idleTimeoutMillis: 30000,
+    types: { getTypeParser: (oid, format) => (oid === INT8 ? toNumber : pg.types.getTypeParser(oid, format)) },
+  });
+  // An idle client losing its connection must not crash the process; the pool replaces it.
+  pool.on('error', () => {});
+  return {
+    kind: 'postgres',
+    dialect: () => new PostgresDialect({ pool }),
+    close: () => pool.end(),
+  };
+}
+
+/** `memory://` keeps everything in memory; anything else is a data folder. */
+export async function openPGlite(url: string, loadDataDir?: Blob): Promise<DatabaseBackend & { shared: SharedPGlite }> {
+  const dataDir = url === 'memory://' ? undefined : url.replace(/^file:\/\//, '');
+  if (dataDir) mkdirSync(dataDir, { recursive: true });
+  const pglite = await PGlite.create({
+    ...(dataDir && { dataDir }),
+    ...(loadDataDir && { loadDataDir }),
+    parsers: { [INT8]: toNumber },
+  });
+  const shared: SharedPGlite = { pg: pglite, lock: new SessionLock() };
+  return {
+    kind: 'pglite',
+    shared,
+    dialect: () => new PGliteDialect(shared),
+    close: () => pglite.close(),
+  };
+}
+
+/** Counts every executed statement, per service and per route (through the request context). */
+class QueryCounterPlugin implements KyselyPlugin {
+  readonly #service: string;
+  readonly #metrics: Metrics | undefined;
+
+  constructor(service: string, metrics: Metrics | undefined) {
+    this.#service = service;
+    this.#metrics = metrics;
+  }
+
+  transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
+    return args.node;
+  }
+
+  async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+    const ctx = requestContext.getStore();
+    if (ctx) ctx.queries++;
+    this.#metrics?.dbQueries.inc({ service: this.#service, route: ctx?.route ?? 'background' });
+    return args.result;
+  }
+}
+
+export interface Database<DB> {
+  db: Kysely<DB>;
+  schema: string;
+  kind: DatabaseBackend['kind'];
+}
+
+/** A Kysely instance whose every table reference is qualified with the service's schema. */
+export function createDatabase<DB>(
+  backend: DatabaseBackend,
+  options: { service: string; schema: string; metrics?: Metrics },
+): Database<DB> {
+  const db = new Kysely<DB>({
+    dialect: backend.dialect(),
+    plugins: [new WithSchemaPlugin(options.schema), new QueryCounterPlugin(options.service, options.metrics)],
+  });
+  return { db, schema: options.schema, kind: backend.kind };
+}

@@ -1,0 +1,95 @@
+import { type ErrorCode, errorStatus } from '@livehouse/contracts';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+
+export interface ErrorDetail {
+  path: string;
+  message: string;
+}
+
+/** The one error class of livehouse: a code from the contracts table, a message for humans, optional details. */
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: ErrorDetail[] | undefined;
+  readonly headers: Record<string, string> | undefined;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { details?: ErrorDetail[]; headers?: Record<string, string>; cause?: unknown } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.name = 'AppError';
+    this.code = code;
+    this.status = errorStatus[code];
+    this.details = options.details;
+    this.headers = options.headers;
+  }
+}
+
+export const notFound = (what: string) => new AppError('not_found', `${what} was not found`);
+export const forbidden = (why: string) => new AppError('forbidden', why);
+
+/** Maps Fastify's own errors (parsing, validation, size limits) into the livehouse vocabulary. */
+function fromFastifyError(err: FastifyError): AppError | undefined {
+  if (err.validation) {
+    const details = err.validation.map((v) => ({
+      path: `${err.validationContext ?? 'body'}${v.instancePath || ''}`,
+      message:
+        v.keyword === 'additionalProperties'
+          ? `unknown field '${String((v.params as { additionalProperty?: string }).additionalProperty)}'`
+          : (v.message ?? 'is invalid'),
+    }));
+    const first = details[0];
+    return new AppError('validation_failed', first ? `${first.path} ${first.message}` : 'invalid request', {
+      details,
+    });
+  }
+  switch (err.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new AppError('invalid_json', 'the request body is not valid JSON');
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new AppError('payload_too_large', 'the request body is too large');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new AppError('unsupported_media_type', 'send the body as application/json');
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new AppError('bad_request', 'the Content-Length header does not match the body');
+  }
+  if (err instanceof SyntaxError) return new AppError('invalid_json', 'the request body is not valid JSON');
+  if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+    return new AppError('bad_request', err.message);
+  }
+  return undefined;
+}
+
+export function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  return fromFastifyError(err as FastifyError) ?? new AppError('internal_error', 'something went wrong on our side');
+}
+
+export function sendError(request: FastifyRequest, reply: FastifyReply, err: AppError) {
+  if (err.headers) reply.headers(err.headers);
+  return reply.code(err.status).send({
+    error: { code: err.code, message: err.message, requestId: request.id, ...(err.details && { details: err.details }) },
+  });
+}
+
+/** Fastify error handler: 4xx carry their message, 5xx hide everything but the request id. */
+export function errorHandler(error: unknown, request: FastifyRequest, reply: FastifyReply) {
+  const appError = toAppError(error);
+  if (appError.status >= 500) {
+    request.log.error({ err: error }, 'request failed');
+  } else {
+    request.log.info({ code: appError.code }, appError.message);
+  }
+  return sendError(request, reply, appError);
+}
+
+export function notFoundHandler(request: FastifyRequest, reply: FastifyReply) {
+  return sendError(
+    request,
+    reply,
+    new AppError('route_not_found', `no route for ${request.method} ${request.url.split('?')[0]}`),
+  );
+}

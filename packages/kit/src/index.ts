@@ -1,0 +1,34 @@
+export { type BaseConfig, ConfigError, loadConfigFile, parseConfig, readSecrets, type Secrets } from './config.ts';
+export { type RequestContext, requestContext } from './context.ts';
+export { createDatabase, type Database, type DatabaseBackend, isPostgresUrl, openBackend } from './db/database.ts';
+export { type Migrations, migrateToLatest, pendingMigrations } from './db/migrate.ts';
+export { AppError, type ErrorDetail, forbidden, notFound, toAppError } from './errors.ts';
+export { type CallOptions, type CallResult, ServiceClient } from './http-client.ts';
+export { type Caller, InternalAuth } from './internal-auth.ts';
+export { loggerOptions } from './logger.ts';
+export { createMetrics, type Metrics } from './metrics.ts';
+export { MemoryRateLimiter, type RateLimit, type RateLimiter, RedisRateLimiter, rateLimited } from './rate-limit.ts';
+export { decodeCursor, encodeCursor, toPage } from './pagination.ts';
+export { closeOnSignal, type Listening, listen } from './run.ts';
+export {
+  type BuildOptions,
+  type BuiltService,
+  buildService,
+  defineService,
+  requireSelfOrAdmin,
+  requireService,
+  requireUser,
+  type ServiceApp,
+  type ServiceConfig,
+  type ServiceContext,
+  type ServiceDefinition,
+} from './service.ts';
+export {
+  type AnyServiceDefinition,
+  generateDevSecrets,
+  type Platform,
+  type PlatformOptions,
+  type RunningService,
+  startOrder,
+  startPlatform,
+} from './platform.ts';

@@ -1,0 +1,44 @@
+import { randomUUID } from 'node:crypto';
+import { dbKinds, startTestPlatform, type TestPlatform } from '@livehouse/kit/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { userService } from '../src/index.ts';
+
+describe.each(dbKinds)('user on %s', (kind) => {
+  let p: TestPlatform;
+  const ids: string[] = [];
+  beforeAll(async () => {
+    p = await startTestPlatform([userService], kind);
+    for (let i = 0; i < 100; i++) {
+      const id = randomUUID();
+      ids.push(id);
+      const res = await p.call('user', 'PUT', `/users/${id}`, { as: 'auth', body: { handle: `user_${i}` } });
+      expect(res.status).toBe(200);
+    }
+  });
+  afterAll(() => p?.close());
+
+  it('when 100 users are looked up in one batch, then it costs exactly 1 SQL statement', async () => {
+    const res = await p.call('user', 'GET', `/users?ids=${ids.join(',')}`);
+    expect(res.status).toBe(200);
+    expect(res.body.items).toHaveLength(100);
+    expect(res.headers.get('livehouse-db-queries')).toBe('1');
+  });
+
+  it('when a user follows twice, then the follow is recorded once and counts move once', async () => {
+    const [a, b] = ids as [string, string];
+    for (let i = 0; i < 2; i++) {
+      const res = await p.call('user', 'PUT', `/users/${a}/following/${b}`, { user: { id: a } });
+      expect(res.status).toBe(200);
+    }
+    const followers = await p.call('user', 'GET', `/users/${b}/followers`);
+    expect(followers.body.items.map((f: { user: { id: string } }) => f.user.id)).toEqual([a]);
+    const profile = await p.call('user', 'GET', `/users/${b}`);
+    expect(profile.body.followersCount).toBe(1);
+  });
+
+  it('when the caller has no internal token, then 401 internal_token_missing', async () => {
+    const res = await fetch(`${p.url('user')}/users/${ids[0]}`);
+    expect(res.status).toBe(401);
+    expect((await res.json()).error.code).toBe('internal_token_missing');
+  });
+});
