@@ -38,7 +38,6 @@ export async function openTestBackend(kind: DbKind): Promise<TestBackend> {
       const { rows } = await sql<{ nspname: string }>`
         select nspname from pg_namespace where nspname like ${`${schemaPrefix}%`}`.execute(db);
       for (const { nspname } of rows) await sql`drop schema ${sql.id(nspname)} cascade`.execute(db);
-      await db.destroy();
       await backend.close();
     },
   };
