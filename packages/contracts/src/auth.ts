@@ -4,7 +4,10 @@ import { Handle, Id, Role } from './common.ts';
 export const Email = Type.String({ format: 'email', maxLength: 254 });
 export const Password = Type.String({ minLength: 10, maxLength: 128, description: '10–128 characters' });
 
-export const SignUpBody = Type.Object({ handle: Handle, email: Email, password: Password }, { additionalProperties: false });
+export const SignUpBody = Type.Object(
+  { handle: Handle, email: Email, password: Password },
+  { additionalProperties: false },
+);
 export type SignUpBody = Static<typeof SignUpBody>;
 
 export const LogInBody = Type.Object(

@@ -38,9 +38,7 @@ export const baseConfigProperties = {
       { additionalProperties: false },
     ),
   ),
-  redis: Type.Optional(
-    Type.Object({ url: Type.String({ pattern: '^rediss?://' }) }, { additionalProperties: false }),
-  ),
+  redis: Type.Optional(Type.Object({ url: Type.String({ pattern: '^rediss?://' }) }, { additionalProperties: false })),
   /** Base URLs of the services this one calls, by name. */
   services: Type.Record(Type.String({ pattern: '^[a-z]+$' }), Type.String({ pattern: '^https?://' }), {
     default: {},
@@ -89,9 +87,11 @@ function describe(errors: ReturnType<typeof Value.Errors>): string[] {
     const params = e.params as Record<string, unknown>;
     if (e.keyword === 'boolean') continue; // reported once more as additionalProperties
     if (e.keyword === 'required') {
-      for (const p of (params.requiredProperties as string[]) ?? []) problems.push(`${at ? `${at}.` : ''}${p} is required`);
+      for (const p of (params.requiredProperties as string[]) ?? [])
+        problems.push(`${at ? `${at}.` : ''}${p} is required`);
     } else if (e.keyword === 'additionalProperties') {
-      for (const p of (params.additionalProperties as string[]) ?? []) problems.push(`${at ? `${at}.` : ''}${p} is not a known key`);
+      for (const p of (params.additionalProperties as string[]) ?? [])
+        problems.push(`${at ? `${at}.` : ''}${p} is not a known key`);
     } else if (e.keyword === 'anyOf' && at === 'log.level') {
       problems.push(`log.level must be one of fatal, error, warn, info, debug, trace, silent`);
     } else {
@@ -124,7 +124,8 @@ export function parseConfig<S extends TProperties>(
   if (secrets.redisUrl) value.redis = { url: secrets.redisUrl };
   const problems = describe(Value.Errors(schema, value));
   if (!secrets.internalKey) problems.push('LIVEHOUSE_INTERNAL_KEY (environment) is required');
-  else if (Buffer.byteLength(secrets.internalKey) < 32) problems.push('LIVEHOUSE_INTERNAL_KEY must be at least 32 bytes');
+  else if (Buffer.byteLength(secrets.internalKey) < 32)
+    problems.push('LIVEHOUSE_INTERNAL_KEY must be at least 32 bytes');
   if (problems.length > 0) throw new ConfigError(source, problems);
   return deepFreeze({ ...value, secrets }) as BaseConfig & Static<TObject<S>>;
 }

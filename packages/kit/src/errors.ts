@@ -71,7 +71,12 @@ export function toAppError(err: unknown): AppError {
 export function sendError(request: FastifyRequest, reply: FastifyReply, err: AppError) {
   if (err.headers) reply.headers(err.headers);
   return reply.code(err.status).send({
-    error: { code: err.code, message: err.message, requestId: request.id, ...(err.details && { details: err.details }) },
+    error: {
+      code: err.code,
+      message: err.message,
+      requestId: request.id,
+      ...(err.details && { details: err.details }),
+    },
   });
 }
 

@@ -1,5 +1,5 @@
 import { isErrorCode } from '@livehouse/contracts';
-import { errors as undiciErrors, Pool } from 'undici';
+import { Pool, errors as undiciErrors } from 'undici';
 import { requestContext } from './context.ts';
 import { AppError } from './errors.ts';
 import type { Caller, InternalAuth } from './internal-auth.ts';
@@ -116,7 +116,8 @@ export class ServiceClient {
     ) {
       return new AppError('upstream_timeout', `${this.target} did not answer in time`, { cause: err });
     }
-    if (name === 'AbortError') return new AppError('upstream_timeout', `call to ${this.target} was cancelled`, { cause: err });
+    if (name === 'AbortError')
+      return new AppError('upstream_timeout', `call to ${this.target} was cancelled`, { cause: err });
     return new AppError('service_unavailable', `${this.target} is unreachable`, { cause: err });
   }
 }

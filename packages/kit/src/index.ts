@@ -7,8 +7,18 @@ export { type CallOptions, type CallResult, ServiceClient } from './http-client.
 export { type Caller, InternalAuth } from './internal-auth.ts';
 export { loggerOptions } from './logger.ts';
 export { createMetrics, type Metrics } from './metrics.ts';
-export { MemoryRateLimiter, type RateLimit, type RateLimiter, RedisRateLimiter, rateLimited } from './rate-limit.ts';
+export { createOutboxTable, type OutboxDatabase, type OutboxTable, writeEvent } from './outbox.ts';
 export { decodeCursor, encodeCursor, toPage } from './pagination.ts';
+export {
+  type AnyServiceDefinition,
+  generateDevSecrets,
+  type Platform,
+  type PlatformOptions,
+  type RunningService,
+  startOrder,
+  startPlatform,
+} from './platform.ts';
+export { MemoryRateLimiter, type RateLimit, type RateLimiter, RedisRateLimiter, rateLimited } from './rate-limit.ts';
 export { closeOnSignal, type Listening, listen } from './run.ts';
 export {
   type BuildOptions,
@@ -23,12 +33,3 @@ export {
   type ServiceContext,
   type ServiceDefinition,
 } from './service.ts';
-export {
-  type AnyServiceDefinition,
-  generateDevSecrets,
-  type Platform,
-  type PlatformOptions,
-  type RunningService,
-  startOrder,
-  startPlatform,
-} from './platform.ts';

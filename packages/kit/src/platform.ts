@@ -58,7 +58,10 @@ export function startOrder(defs: readonly AnyServiceDefinition[]) {
  * Starts several services in one process, each on its own loopback port, all on one database
  * backend: what `livehouse up` runs, and what integration tests start.
  */
-export async function startPlatform(defs: readonly AnyServiceDefinition[], options: PlatformOptions): Promise<Platform> {
+export async function startPlatform(
+  defs: readonly AnyServiceDefinition[],
+  options: PlatformOptions,
+): Promise<Platform> {
   const host = options.host ?? '127.0.0.1';
   const services = new Map<string, RunningService>();
   const platform: Platform = {

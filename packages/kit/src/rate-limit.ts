@@ -31,7 +31,11 @@ export class MemoryRateLimiter implements RateLimiter {
       this.#windows.set(key, w);
     }
     w.count++;
-    return { allowed: w.count <= limit.max, remaining: Math.max(0, limit.max - w.count), retryAfterMs: w.resetAt - now };
+    return {
+      allowed: w.count <= limit.max,
+      remaining: Math.max(0, limit.max - w.count),
+      retryAfterMs: w.resetAt - now,
+    };
   }
 
   async reset(key: string) {
@@ -60,7 +64,10 @@ export class RedisRateLimiter implements RateLimiter {
   }
 
   async hit(key: string, limit: RateLimit): Promise<RateLimitResult> {
-    const [count, ttl] = (await this.#redis.eval(HIT_SCRIPT, 1, this.#prefix + key, limit.windowMs)) as [number, number];
+    const [count, ttl] = (await this.#redis.eval(HIT_SCRIPT, 1, this.#prefix + key, limit.windowMs)) as [
+      number,
+      number,
+    ];
     return {
       allowed: count <= limit.max,
       remaining: Math.max(0, limit.max - count),

@@ -117,7 +117,8 @@ export async function buildService<S extends TProperties, DB>(
   let database: Database<DB> | undefined;
   if (def.migrations) {
     if (!config.database) throw new AppError('internal_error', `${def.name} needs database.url in its config`);
-    const backend = options.backend ?? (ownedBackend = await openBackend(config.database.url, config.database));
+    if (!options.backend) ownedBackend = await openBackend(config.database.url, config.database);
+    const backend = options.backend ?? (ownedBackend as DatabaseBackend);
     database = createDatabase<DB>(backend, { service: def.name, schema: config.database.schema ?? def.name, metrics });
     if (config.database.migrateOnStart) await migrateToLatest(database as Database<unknown>, def.migrations);
   }

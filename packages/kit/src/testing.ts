@@ -5,6 +5,10 @@ import { type DatabaseBackend, openBackend, openPGlite } from './db/database.ts'
 import { InternalAuth } from './internal-auth.ts';
 import { type AnyServiceDefinition, generateDevSecrets, type Platform, startPlatform } from './platform.ts';
 
+/** Parsed JSON of a test response: loosely typed on purpose, tests assert its shape. */
+// biome-ignore lint/suspicious/noExplicitAny: test-only convenience
+export type TestBody = any;
+
 export type DbKind = 'pglite' | 'postgres';
 
 /** The databases every database test runs on: PGlite always, PostgreSQL when reachable (required in CI). */
@@ -59,7 +63,7 @@ export interface TestPlatform extends Platform {
       user?: { id: string; roles?: ('viewer' | 'streamer' | 'admin')[] };
       headers?: Record<string, string>;
     },
-  ): Promise<{ status: number; body: any; headers: Headers }>;
+  ): Promise<{ status: number; body: TestBody; headers: Headers }>;
 }
 
 /** Starts services on a test database, on free loopback ports, quiet unless LIVEHOUSE_TEST_LOG is set. */

@@ -4,7 +4,7 @@ import * as init from './migrations/0001_profiles_and_follows.ts';
 import { userRoutes } from './user.routes.ts';
 
 /** Profiles and the follow graph. */
-export const userService = defineService<{}, UserDatabase>({
+export const userService = defineService<Record<never, never>, UserDatabase>({
   name: 'user',
   config: {},
   migrations: { '0001_profiles_and_follows': init },

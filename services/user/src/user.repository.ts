@@ -130,7 +130,8 @@ export function listFollows(
   limit: number,
   after: { createdAt: Date; otherId: string } | undefined,
 ) {
-  const [own, other] = direction === 'followers' ? (['followee_id', 'follower_id'] as const) : (['follower_id', 'followee_id'] as const);
+  const [own, other] =
+    direction === 'followers' ? (['followee_id', 'follower_id'] as const) : (['follower_id', 'followee_id'] as const);
   let query = db
     .selectFrom('follows')
     .innerJoin('profiles', 'profiles.id', `follows.${other}`)

@@ -1,4 +1,3 @@
-import type { Static } from 'typebox';
 import { user } from '@livehouse/contracts';
 import {
   AppError,
@@ -11,6 +10,7 @@ import {
   toPage,
 } from '@livehouse/kit';
 import type { Kysely } from 'kysely';
+import type { Static } from 'typebox';
 import type { UserDatabase } from './db.ts';
 import * as repo from './user.repository.ts';
 
@@ -48,11 +48,15 @@ export async function userRoutes(app: ServiceApp, db: Kysely<UserDatabase>) {
   );
 
   // Batch lookup: one statement for up to 100 ids; unknown ids are simply absent.
-  app.get('/users', { schema: { querystring: user.BatchQuery, response: { 200: user.ProfileList } } }, async (request) => {
-    const ids = [...new Set(request.query.ids.toLowerCase().split(','))];
-    const rows = await repo.findProfiles(db, ids);
-    return { items: rows.map(repo.toProfile) };
-  });
+  app.get(
+    '/users',
+    { schema: { querystring: user.BatchQuery, response: { 200: user.ProfileList } } },
+    async (request) => {
+      const ids = [...new Set(request.query.ids.toLowerCase().split(','))];
+      const rows = await repo.findProfiles(db, ids);
+      return { items: rows.map(repo.toProfile) };
+    },
+  );
 
   app.patch(
     '/users/:id',
@@ -146,4 +150,3 @@ async function followPage(
 const pgCode = (err: unknown) => (err as { code?: string } | undefined)?.code;
 const uniqueViolation = (err: unknown) => pgCode(err) === '23505';
 const foreignKeyViolation = (err: unknown) => pgCode(err) === '23503';
-

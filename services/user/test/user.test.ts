@@ -39,6 +39,6 @@ describe.each(dbKinds)('user on %s', (kind) => {
   it('when the caller has no internal token, then 401 internal_token_missing', async () => {
     const res = await fetch(`${p.url('user')}/users/${ids[0]}`);
     expect(res.status).toBe(401);
-    expect((await res.json()).error.code).toBe('internal_token_missing');
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('internal_token_missing');
   });
 });

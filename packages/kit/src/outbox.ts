@@ -1,0 +1,60 @@
+import { randomUUID } from 'node:crypto';
+import type { EventData, EventType } from '@livehouse/contracts';
+import { type ColumnType, type Generated, type Kysely, sql, type Transaction } from 'kysely';
+
+/** The outbox table every event-producing service has in its own schema. */
+export interface OutboxTable {
+  /** Publication order within the service. */
+  seq: Generated<number>;
+  event_id: string;
+  type: string;
+  /** Events with the same key are delivered in order (e.g. a stream id). */
+  key: string;
+  data: ColumnType<unknown, string, never>;
+  occurred_at: ColumnType<Date, never, never>;
+  published_at: ColumnType<Date | null, never, Date>;
+}
+
+export interface OutboxDatabase {
+  outbox: OutboxTable;
+}
+
+/** Use in a service's migration. */
+export async function createOutboxTable(db: Kysely<unknown>) {
+  await db.schema
+    .createTable('outbox')
+    .addColumn('seq', 'bigserial', (c) => c.primaryKey())
+    .addColumn('event_id', 'uuid', (c) => c.notNull().unique())
+    .addColumn('type', 'text', (c) => c.notNull())
+    .addColumn('key', 'text', (c) => c.notNull())
+    .addColumn('data', 'jsonb', (c) => c.notNull())
+    .addColumn('occurred_at', 'timestamptz(3)', (c) => c.notNull().defaultTo(sql`now()`))
+    .addColumn('published_at', 'timestamptz(3)')
+    .execute();
+  // The relay reads unpublished rows in order; published ones are pruned later.
+  await db.schema
+    .createIndex('outbox_unpublished_idx')
+    .on('outbox')
+    .column('seq')
+    .where(sql.ref('published_at'), 'is', null)
+    .execute();
+}
+
+/**
+ * Records an event in the same transaction as the change it describes: it is published
+ * if and only if that change commits. Returns the event id.
+ */
+export async function writeEvent<T extends EventType>(
+  // biome-ignore lint/suspicious/noExplicitAny: any service database that has an outbox table
+  trx: Transaction<any>,
+  type: T,
+  key: string,
+  data: EventData<T>,
+): Promise<string> {
+  const eventId = randomUUID();
+  await (trx as Transaction<OutboxDatabase>)
+    .insertInto('outbox')
+    .values({ event_id: eventId, type, key, data: JSON.stringify(data) })
+    .execute();
+  return eventId;
+}
