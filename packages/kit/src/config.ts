@@ -19,6 +19,8 @@ export const baseConfigProperties = {
       /** Longer than an AWS ALB's 60 s idle timeout, so the load balancer closes first. */
       keepAliveTimeoutMs: Type.Integer({ minimum: 1000, default: 65000 }),
       requestTimeoutMs: Type.Integer({ minimum: 1000, default: 30000 }),
+      /** Trust X-Forwarded-For from a load balancer (the BFF behind an ALB); leave off for backends. */
+      trustProxy: Type.Boolean({ default: false }),
       /** How long SIGTERM waits for in-flight requests before giving up. */
       shutdownTimeoutMs: Type.Integer({ minimum: 0, default: 10000 }),
     },

@@ -141,6 +141,7 @@ export async function buildService<S extends TProperties, DB>(
     keepAliveTimeout: config.http.keepAliveTimeoutMs,
     requestTimeout: config.http.requestTimeoutMs,
     disableRequestLogging: true,
+    trustProxy: config.http.trustProxy,
     routerOptions: { ignoreTrailingSlash: true },
   }).withTypeProvider<TypeBoxTypeProvider>();
 

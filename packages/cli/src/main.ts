@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { ConfigError } from '@livehouse/kit';
+import { seedCommand } from './seed.ts';
+import { migrate, serve } from './serve.ts';
+import { up } from './up.ts';
+
+const USAGE = `usage: livehouse <command>
+
+  up [--data DIR] [--fresh]              every service in one process, embedded storage (default DIR: .livehouse)
+  serve <service> --config FILE          run one service (what a pod runs)
+  migrate <service> --config FILE        apply the service's pending migrations
+  seed [--data DIR]                      demo data into a running 'livehouse up' (idempotent)
+
+Secrets come from LIVEHOUSE_* environment variables; see README.md.`;
+
+async function main(argv: string[]) {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string' },
+      data: { type: 'string', default: '.livehouse' },
+      fresh: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const [command, service] = positionals;
+  if (values.help || !command) {
+    console.log(USAGE);
+    return;
+  }
+  switch (command) {
+    case 'up':
+      return up({ dataDir: values.data, fresh: values.fresh });
+    case 'serve':
+    case 'migrate': {
+      if (!service || !values.config) throw new UsageError(`${command} needs a service and --config FILE`);
+      return command === 'serve' ? serve(service, values.config) : migrate(service, values.config);
+    }
+    case 'seed':
+      return seedCommand(values.data);
+    default:
+      throw new UsageError(`unknown command '${command}'`);
+  }
+}
+
+class UsageError extends Error {}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  // One line for the operator: what is wrong and, where we know, how to fix it.
+  if (err instanceof ConfigError) console.error(`livehouse: ${err.message}`);
+  else if (err instanceof UsageError) console.error(`livehouse: ${err.message}\n\n${USAGE}`);
+  else if (
+    err instanceof Error &&
+    'code' in err &&
+    (err as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
+  )
+    console.error(`livehouse: ${err.message}`);
+  else console.error('livehouse: failed:', err);
+  process.exit(err instanceof ConfigError || err instanceof UsageError ? 2 : 1);
+});

@@ -1,0 +1,75 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { closeOnSignal, generateDevSecrets, loggerOptions, openBackend, startPlatform } from '@livehouse/kit';
+import { pino } from 'pino';
+import { seed } from './seed.ts';
+import { services } from './services.ts';
+
+/** Secrets of the embedded platform: made on first start, kept so that tokens survive a restart. */
+export async function embeddedSecrets(dataDir: string): Promise<Record<string, string>> {
+  const file = join(dataDir, 'secrets.json');
+  if (existsSync(file)) return JSON.parse(await readFile(file, 'utf8')) as Record<string, string>;
+  const secrets = generateDevSecrets();
+  await writeFile(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  return secrets;
+}
+
+/** `livehouse up`: every service in one process on loopback ports, one embedded PGlite, demo data on first start. */
+export async function up(options: { dataDir: string; fresh: boolean }) {
+  const started = performance.now();
+  const dataDir = resolve(options.dataDir);
+  if (options.fresh) await rm(dataDir, { recursive: true, force: true });
+  await mkdir(dataDir, { recursive: true });
+  const secrets = await embeddedSecrets(dataDir);
+  const pgdata = join(dataDir, 'pgdata');
+  const firstStart = !existsSync(join(pgdata, 'PG_VERSION'));
+  const level = process.env.LIVEHOUSE_LOG_LEVEL ?? 'info';
+  const root = pino({ ...loggerOptions('livehouse', level), base: {} });
+
+  console.log(firstStart ? `livehouse: creating the embedded database in ${pgdata} …` : 'livehouse: starting …');
+  const backend = await openBackend(pgdata);
+  const platform = await startPlatform(
+    Object.values(services).map((s) => s.definition),
+    {
+      backend,
+      env: secrets,
+      ports: (name) => services[name] ?? { port: 0, adminPort: 0 },
+      config: () => ({ log: { level } }),
+      logger: (name) => root.child({ service: name }),
+    },
+  ).catch(async (err: unknown) => {
+    await backend.close();
+    throw err;
+  });
+  closeOnSignal(
+    async () => {
+      await platform.close();
+      await backend.close();
+    },
+    { timeoutMs: 10_000, log: root },
+  );
+
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  const rows = [...platform.services].map(
+    ([name, s]) => `  ${name.padEnd(10)} ${s.apiUrl.padEnd(24)} admin ${s.adminUrl}`,
+  );
+  console.log(
+    [
+      `livehouse is up in ${seconds} s — the public API (BFF): ${platform.url('bff')}`,
+      '',
+      '  service    API                      admin (/healthz /readyz /metrics)',
+      ...rows,
+      '',
+      `data: ${dataDir}   stop: Ctrl-C`,
+    ].join('\n'),
+  );
+
+  const marker = join(dataDir, 'seeded');
+  if (!existsSync(marker)) {
+    console.log('livehouse: seeding demo data (first start) …');
+    const counts = await seed(new Map([...platform.services].map(([n, s]) => [n, s.apiUrl])), secrets);
+    await writeFile(marker, new Date().toISOString());
+    console.log(`livehouse: demo data ready: ${counts}`);
+  }
+}
