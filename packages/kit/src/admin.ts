@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger } from 'fastify';
+import Fastify, { type FastifyBaseLogger, LogController } from 'fastify';
 import { sql } from 'kysely';
 import type { Database } from './db/database.ts';
 import { type Migrations, pendingMigrations } from './db/migrate.ts';
@@ -15,7 +15,10 @@ export async function admin(options: {
   isClosing: () => boolean;
   logger: FastifyBaseLogger;
 }) {
-  const app = Fastify({ loggerInstance: options.logger.child({ port: 'admin' }), disableRequestLogging: true });
+  const app = Fastify({
+    loggerInstance: options.logger.child({ port: 'admin' }),
+    logController: new LogController({ disableRequestLogging: true }),
+  });
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     if (options.isClosing()) return reply.code(503).send({ status: 'closing' });

@@ -82,7 +82,7 @@ export function readSecrets(env: NodeJS.ProcessEnv): Secrets {
   return secrets as Secrets;
 }
 
-function describe(errors: ReturnType<typeof Value.Errors>): string[] {
+function describe(errors: ReturnType<typeof Value.Errors>, value: unknown): string[] {
   const problems: string[] = [];
   for (const e of errors) {
     const at = e.instancePath.slice(1).replaceAll('/', '.');
@@ -97,7 +97,11 @@ function describe(errors: ReturnType<typeof Value.Errors>): string[] {
     } else if (e.keyword === 'anyOf' && at === 'log.level') {
       problems.push(`log.level must be one of fatal, error, warn, info, debug, trace, silent`);
     } else {
-      problems.push(`${at || '(root)'} ${e.message}`);
+      const got = e.instancePath
+        .split('/')
+        .slice(1)
+        .reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], value);
+      problems.push(`${at || '(root)'} ${e.message} (got ${JSON.stringify(got)})`);
     }
   }
   return [...new Set(problems)];
@@ -124,7 +128,7 @@ export function parseConfig<S extends TProperties>(
     Value.Default(schema, value);
   }
   if (secrets.redisUrl) value.redis = { url: secrets.redisUrl };
-  const problems = describe(Value.Errors(schema, value));
+  const problems = describe(Value.Errors(schema, value), value);
   if (!secrets.internalKey) problems.push('LIVEHOUSE_INTERNAL_KEY (environment) is required');
   else if (Buffer.byteLength(secrets.internalKey) < 32)
     problems.push('LIVEHOUSE_INTERNAL_KEY must be at least 32 bytes');

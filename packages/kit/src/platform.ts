@@ -1,6 +1,5 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
-import type { TProperties } from 'typebox';
 import { parseConfig } from './config.ts';
 import type { DatabaseBackend } from './db/database.ts';
 import { type Listening, listen } from './run.ts';
@@ -8,7 +7,7 @@ import { type BuiltService, buildService, type ServiceDefinition } from './servi
 
 /** A definition of any service; the platform only needs its name, dependencies and config keys. */
 // biome-ignore lint/suspicious/noExplicitAny: definitions differ in config and schema types
-export type AnyServiceDefinition = ServiceDefinition<TProperties, any>;
+export type AnyServiceDefinition = ServiceDefinition<any, any>;
 
 export interface PlatformOptions {
   /** One database backend shared by every service, each in its own schema. */

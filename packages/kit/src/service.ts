@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController, type RawServerDefault } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
 import { pino } from 'pino';
@@ -136,11 +136,16 @@ export async function buildService<S extends TProperties, DB>(
       const incoming = req.headers['x-request-id'];
       return typeof incoming === 'string' && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
     },
-    requestIdLogLabel: 'requestId',
+    logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: true }),
+    // Every line of a request carries its trace id: from the caller's W3C traceparent, else the request id.
+    childLoggerFactory: (logger, bindings, options, raw) => {
+      const traceparent = raw.headers.traceparent;
+      const traceId = typeof traceparent === 'string' ? traceparent.split('-')[1] : undefined;
+      return logger.child({ ...bindings, traceId: traceId ?? bindings.requestId }, options);
+    },
     bodyLimit: config.http.bodyLimitBytes,
     keepAliveTimeout: config.http.keepAliveTimeoutMs,
     requestTimeout: config.http.requestTimeoutMs,
-    disableRequestLogging: true,
     trustProxy: config.http.trustProxy,
     routerOptions: { ignoreTrailingSlash: true },
   }).withTypeProvider<TypeBoxTypeProvider>();
@@ -171,7 +176,11 @@ export async function buildService<S extends TProperties, DB>(
       request.caller = await internalAuth.verify(request.headers.authorization);
     });
   }
+  let closing = false;
   api.addHook('onSend', async (_request, reply, payload) => {
+    // While draining, answers close their connection: keep-alive sockets would otherwise hold
+    // the server open until their idle timeout.
+    if (closing) reply.header('connection', 'close');
     const ctx = requestContext.getStore();
     if (database && ctx) reply.header('livehouse-db-queries', String(ctx.queries));
     return payload;
@@ -201,7 +210,6 @@ export async function buildService<S extends TProperties, DB>(
   await api.ready();
   const background = def.background ? await def.background(ctx) : undefined;
 
-  let closing = false;
   const adminApp = await admin({
     metrics,
     database: database as Database<unknown> | undefined,

@@ -1,0 +1,69 @@
+import { randomUUID } from 'node:crypto';
+import { InternalAuth } from '@livehouse/kit';
+import { Pool } from 'undici';
+import { describe, expect, it } from 'vitest';
+import { freePort, livehouse, waitFor, writeConfig } from './process.ts';
+
+const env = { LIVEHOUSE_INTERNAL_KEY: 'an-internal-key-for-tests-only-0123456789' };
+
+describe('livehouse serve', () => {
+  it('when a config key is missing or invalid, then it exits non-zero with one line naming it', async () => {
+    const { file } = writeConfig('http:\n  port: eighty\ndatabase:\n  poolSize: 5\n');
+    const run = livehouse(['serve', 'user', '--config', file], env);
+    const { code } = await run.exited;
+    expect(code).toBe(2);
+    const lines = run.output().trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('http.port must be integer (got "eighty")');
+    expect(lines[0]).toContain('database.url is required');
+  });
+
+  it('when the config file does not exist, then it says so in one line', async () => {
+    const run = livehouse(['serve', 'user', '--config', '/nonexistent/app.yaml'], env);
+    expect((await run.exited).code).toBe(2);
+    expect(run.output().trim()).toBe('livehouse: invalid config /nonexistent/app.yaml: cannot read the file (ENOENT)');
+  });
+
+  it('when SIGTERM arrives under load, then in-flight requests complete and it exits 0 within 10 s', async () => {
+    const [port, adminPort] = [await freePort(), await freePort()];
+    const { file } = writeConfig(
+      `http:\n  host: 127.0.0.1\n  port: ${port}\n  adminPort: ${adminPort}\ndatabase:\n  url: memory://\n  migrateOnStart: true\nlog:\n  level: info\n`,
+    );
+    const run = livehouse(['serve', 'user', '--config', file], env);
+    try {
+      await waitFor(`http://127.0.0.1:${adminPort}/readyz`);
+      const token = await new InternalAuth(env.LIVEHOUSE_INTERNAL_KEY).sign({ service: 'bff' });
+      const ids = Array.from({ length: 100 }, () => randomUUID()).join(',');
+      // 60 keep-alive connections, opened by a first round of requests. The second round goes out on
+      // them at once; the signal comes when its first answer does, so the rest are in flight (queued
+      // for the database), and every one of them must complete.
+      const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 60 });
+      const get = () =>
+        pool.request({ method: 'GET', path: `/users?ids=${ids}`, headers: { authorization: `Bearer ${token}` } });
+      await Promise.all(Array.from({ length: 60 }, () => get().then((r) => r.body.text())));
+      let first!: () => void;
+      const firstAnswered = new Promise<void>((r) => {
+        first = r;
+      });
+      const requests = Array.from({ length: 60 }, () =>
+        get().then(async (r) => {
+          first();
+          await r.body.text();
+          return r.statusCode;
+        }),
+      );
+      await firstAnswered;
+      const signalled = Date.now();
+      run.child.kill('SIGTERM');
+      const statuses = await Promise.all(requests);
+      const { code } = await run.exited;
+      expect(Date.now() - signalled).toBeLessThan(10_000);
+      expect(code).toBe(0);
+      expect(statuses).toEqual(statuses.map(() => 200));
+      expect(run.output()).toContain('shut down cleanly');
+      await pool.close();
+    } finally {
+      run.child.kill('SIGKILL');
+    }
+  });
+});
