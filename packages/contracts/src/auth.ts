@@ -46,7 +46,25 @@ export type Tokens = Static<typeof Tokens>;
 export const Session = Type.Object({ account: Account, tokens: Tokens });
 export type Session = Static<typeof Session>;
 
+export const AccountParams = Type.Object({ id: Id });
 export const RoleParams = Type.Object({ id: Id, role: Role });
+
+/** One public signing key of auth, as a JSON Web Key (RFC 7517). */
+export const Jwk = Type.Object({
+  kty: Type.Literal('EC'),
+  crv: Type.Literal('P-256'),
+  x: Type.String(),
+  y: Type.String(),
+  kid: Type.String(),
+  alg: Type.Literal('ES256'),
+  use: Type.Literal('sig'),
+});
+export const Jwks = Type.Object({ keys: Type.Array(Jwk) });
+export type Jwks = Static<typeof Jwks>;
+
+/** `iss` and `aud` of every access token: verifiers must check both. */
+export const ACCESS_TOKEN_ISSUER = 'livehouse-auth';
+export const ACCESS_TOKEN_AUDIENCE = 'livehouse';
 
 /** Claims of the access token (ES256 JWT) that auth issues and the BFF verifies. */
 export interface AccessTokenClaims {

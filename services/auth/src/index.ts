@@ -1,0 +1,29 @@
+import { defineService, MemoryRateLimiter, RedisRateLimiter } from '@livehouse/kit';
+import { AuthConfig } from './auth.config.ts';
+import { authRoutes } from './auth.routes.ts';
+import { createAuthService } from './auth.service.ts';
+import type { AuthDatabase } from './db.ts';
+import * as init from './migrations/0001_accounts_and_sessions.ts';
+import { PasswordHasher } from './passwords.ts';
+import { loadSigningKey } from './tokens.ts';
+
+/** Accounts, passwords, access tokens (ES256 JWT) and rotating refresh tokens; publishes its JWKS. */
+export const authService = defineService<{ auth: typeof AuthConfig }, AuthDatabase>({
+  name: 'auth',
+  config: { auth: AuthConfig },
+  migrations: { '0001_accounts_and_sessions': init },
+  dependsOn: ['user'],
+  routes: async (app, ctx) => {
+    const key = await loadSigningKey(ctx.config.secrets.authSigningKey);
+    const service = createAuthService({
+      db: ctx.db,
+      user: ctx.clients.user!,
+      hasher: new PasswordHasher(ctx.config.auth.passwordHashing),
+      key,
+      limiter: ctx.redis ? new RedisRateLimiter(ctx.redis, 'livehouse:auth:') : new MemoryRateLimiter(),
+      config: ctx.config.auth,
+      log: ctx.log,
+    });
+    await authRoutes(app, service, key.jwks);
+  },
+});
