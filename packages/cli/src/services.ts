@@ -1,5 +1,6 @@
 import { authService } from '@livehouse/auth';
 import { bffService } from '@livehouse/bff';
+import { contentsService } from '@livehouse/contents';
 import type { AnyServiceDefinition } from '@livehouse/kit';
 import { userService } from '@livehouse/user';
 
@@ -7,5 +8,6 @@ import { userService } from '@livehouse/user';
 export const services: Record<string, { definition: AnyServiceDefinition; port: number; adminPort: number }> = {
   auth: { definition: authService, port: 7001, adminPort: 9001 },
   user: { definition: userService, port: 7002, adminPort: 9002 },
+  contents: { definition: contentsService, port: 7003, adminPort: 9003 },
   bff: { definition: bffService, port: 8080, adminPort: 9080 },
 };

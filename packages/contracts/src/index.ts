@@ -1,5 +1,7 @@
 export * as auth from './auth.ts';
 export * from './common.ts';
+export * as contents from './contents.ts';
 export * from './errors.ts';
 export * from './events.ts';
+export * as stamp from './stamp.ts';
 export * as user from './user.ts';

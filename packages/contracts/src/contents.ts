@@ -1,0 +1,162 @@
+import { type Static, Type } from 'typebox';
+import { CursorQuery, Id, Page } from './common.ts';
+
+const Timestamp = Type.String({ format: 'date-time' });
+const NullableTimestamp = Type.Union([Timestamp, Type.Null()]);
+const ImageUrl = Type.String({ format: 'uri', pattern: '^https?://', maxLength: 2048 });
+
+// ── categories (games) ────────────────────────────────────────────────────────────────
+
+export const Slug = Type.String({
+  pattern: '^[a-z0-9]+(-[a-z0-9]+)*$',
+  maxLength: 60,
+  description: 'lowercase letters and digits, words joined by single hyphens',
+});
+
+export const Category = Type.Object({ id: Id, slug: Type.String(), name: Type.String() });
+export type Category = Static<typeof Category>;
+
+export const CreateCategoryBody = Type.Object(
+  { slug: Slug, name: Type.String({ minLength: 1, maxLength: 100 }) },
+  { additionalProperties: false },
+);
+export type CreateCategoryBody = Static<typeof CreateCategoryBody>;
+
+export const CategoryList = Type.Object({ items: Type.Array(Category) });
+export type CategoryList = Static<typeof CategoryList>;
+
+export const SlugParams = Type.Object({ slug: Slug });
+
+// ── channels ──────────────────────────────────────────────────────────────────────────
+
+export const Channel = Type.Object({
+  id: Id,
+  ownerId: Id,
+  title: Type.String(),
+  description: Type.String(),
+  category: Type.Union([Category, Type.Null()]),
+  imageUrl: Type.Union([Type.String(), Type.Null()]),
+  /** Chosen by an admin; the featured listing shows live streams of featured channels. */
+  featured: Type.Boolean(),
+  /** The stream now live on this channel, if any. */
+  liveStreamId: Type.Union([Id, Type.Null()]),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+});
+export type Channel = Static<typeof Channel>;
+
+const ChannelTitle = Type.String({ minLength: 1, maxLength: 100 });
+const Description = Type.String({ maxLength: 2000 });
+
+export const CreateChannelBody = Type.Object(
+  {
+    title: ChannelTitle,
+    description: Type.Optional(Description),
+    categoryId: Type.Optional(Type.Union([Id, Type.Null()])),
+    imageUrl: Type.Optional(Type.Union([ImageUrl, Type.Null()])),
+    /** Admins only: create the channel for this user (default: the caller). */
+    ownerId: Type.Optional(Id),
+  },
+  { additionalProperties: false },
+);
+export type CreateChannelBody = Static<typeof CreateChannelBody>;
+
+export const UpdateChannelBody = Type.Object(
+  {
+    title: Type.Optional(ChannelTitle),
+    description: Type.Optional(Description),
+    categoryId: Type.Optional(Type.Union([Id, Type.Null()])),
+    imageUrl: Type.Optional(Type.Union([ImageUrl, Type.Null()])),
+    /** Admins only. */
+    featured: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+export type UpdateChannelBody = Static<typeof UpdateChannelBody>;
+
+/** The stream key in clear text: only in the response that creates or regenerates it, never again. */
+export const StreamKey = Type.Object({ channelId: Id, streamKey: Type.String() });
+export type StreamKey = Static<typeof StreamKey>;
+
+export const CreatedChannel = Type.Object({ channel: Channel, streamKey: Type.String() });
+export type CreatedChannel = Static<typeof CreatedChannel>;
+
+export const VerifyStreamKeyBody = Type.Object(
+  { key: Type.String({ minLength: 1, maxLength: 200 }) },
+  { additionalProperties: false },
+);
+export const VerifiedStreamKey = Type.Object({ channelId: Id });
+export type VerifiedStreamKey = Static<typeof VerifiedStreamKey>;
+
+// ── streams ───────────────────────────────────────────────────────────────────────────
+
+/** scheduled → live → ended; an ended stream is an archive. */
+export const StreamState = Type.Union([Type.Literal('scheduled'), Type.Literal('live'), Type.Literal('ended')]);
+export type StreamState = Static<typeof StreamState>;
+
+export const Stream = Type.Object({
+  id: Id,
+  channelId: Id,
+  /** The channel owner: the streamer who receives points for stamps. */
+  ownerId: Id,
+  channel: Type.Object({ title: Type.String(), imageUrl: Type.Union([Type.String(), Type.Null()]) }),
+  title: Type.String(),
+  category: Type.Union([Category, Type.Null()]),
+  state: StreamState,
+  scheduledAt: NullableTimestamp,
+  startedAt: NullableTimestamp,
+  endedAt: NullableTimestamp,
+  /** Whole seconds from start to end; set when the stream ends. */
+  durationSeconds: Type.Union([Type.Integer(), Type.Null()]),
+  viewerCount: Type.Integer(),
+  peakViewerCount: Type.Integer(),
+  createdAt: Timestamp,
+});
+export type Stream = Static<typeof Stream>;
+
+export const CreateStreamBody = Type.Object(
+  {
+    title: Type.String({ minLength: 1, maxLength: 140 }),
+    /** Defaults to the channel's category. */
+    categoryId: Type.Optional(Type.Union([Id, Type.Null()])),
+    scheduledAt: Type.Optional(Timestamp),
+  },
+  { additionalProperties: false },
+);
+export type CreateStreamBody = Static<typeof CreateStreamBody>;
+
+export const ViewerCountBody = Type.Object(
+  { count: Type.Integer({ minimum: 0, maximum: 100_000_000 }) },
+  { additionalProperties: false },
+);
+export const ViewerCount = Type.Object({ id: Id, viewerCount: Type.Integer(), peakViewerCount: Type.Integer() });
+export type ViewerCount = Static<typeof ViewerCount>;
+
+// ── lookups and listings ──────────────────────────────────────────────────────────────
+
+export const IdParams = Type.Object({ id: Id });
+export const OwnerParams = Type.Object({ userId: Id });
+
+/** `ids` is a comma-separated list of up to 100 ids. */
+export const BatchQuery = Type.Object(
+  { ids: Type.String({ pattern: '^[0-9a-fA-F-]{36}(,[0-9a-fA-F-]{36}){0,99}$' }) },
+  { additionalProperties: false },
+);
+export const StreamList = Type.Object({ items: Type.Array(Stream) });
+export type StreamList = Static<typeof StreamList>;
+export const ChannelList = Type.Object({ items: Type.Array(Channel) });
+export type ChannelList = Static<typeof ChannelList>;
+
+/** Live streams, most viewers first; filter by category id or slug. */
+export const LiveQuery = Type.Object(
+  {
+    ...CursorQuery.properties,
+    categoryId: Type.Optional(Id),
+    category: Type.Optional(Slug),
+  },
+  { additionalProperties: false },
+);
+export const ListQuery = CursorQuery;
+
+export const StreamPage = Page(Stream);
+export type StreamPage = Static<typeof StreamPage>;

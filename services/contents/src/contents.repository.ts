@@ -1,0 +1,329 @@
+import type { contents } from '@livehouse/contracts';
+import type { Kysely, Transaction } from 'kysely';
+import type { CategoryRow, ContentsDatabase, StreamStateColumn } from './db.ts';
+
+type Db = Kysely<ContentsDatabase> | Transaction<ContentsDatabase>;
+type Trx = Transaction<ContentsDatabase>;
+
+// ── categories ──────────────────────────────────────────────────────────────────────
+
+const categoryColumns = ['categories.id', 'categories.slug', 'categories.name'] as const;
+
+export const toCategory = (row: Pick<CategoryRow, 'id' | 'slug' | 'name'>): contents.Category => ({
+  id: row.id,
+  slug: row.slug,
+  name: row.name,
+});
+
+export function listCategories(db: Db) {
+  return db.selectFrom('categories').select(categoryColumns).orderBy('name').orderBy('id').limit(1000).execute();
+}
+
+export function findCategoryBySlug(db: Db, slug: string) {
+  return db.selectFrom('categories').select(categoryColumns).where('slug', '=', slug).executeTakeFirst();
+}
+
+export function insertCategory(db: Db, c: { slug: string; name: string }) {
+  return db.insertInto('categories').values(c).returning(categoryColumns).executeTakeFirstOrThrow();
+}
+
+/** A joined category (left join) or null. */
+function joinedCategory(r: { category_id: string | null; category_slug: string | null; category_name: string | null }) {
+  return r.category_id && r.category_slug !== null && r.category_name !== null
+    ? { id: r.category_id, slug: r.category_slug, name: r.category_name }
+    : null;
+}
+
+// ── channels ────────────────────────────────────────────────────────────────────────
+
+/** Channels with their category and their live stream (at most one: a partial unique index): one statement. */
+function channelQuery(db: Db) {
+  return db
+    .selectFrom('channels')
+    .leftJoin('categories', 'categories.id', 'channels.category_id')
+    .leftJoin('streams', (j) => j.onRef('streams.channel_id', '=', 'channels.id').on('streams.state', '=', 'live'))
+    .select([
+      'channels.id',
+      'channels.owner_id',
+      'channels.title',
+      'channels.description',
+      'channels.category_id',
+      'channels.image_url',
+      'channels.featured',
+      'channels.created_at',
+      'channels.updated_at',
+      'categories.slug as category_slug',
+      'categories.name as category_name',
+      'streams.id as live_stream_id',
+    ]);
+}
+
+type ChannelResult = Awaited<ReturnType<ReturnType<typeof channelQuery>['executeTakeFirstOrThrow']>>;
+
+export function toChannel(r: ChannelResult): contents.Channel {
+  return {
+    id: r.id,
+    ownerId: r.owner_id,
+    title: r.title,
+    description: r.description,
+    category: joinedCategory(r),
+    imageUrl: r.image_url,
+    featured: r.featured,
+    liveStreamId: r.live_stream_id,
+    createdAt: r.created_at.toISOString(),
+    updatedAt: r.updated_at.toISOString(),
+  };
+}
+
+export function findChannel(db: Db, id: string) {
+  return channelQuery(db).where('channels.id', '=', id).executeTakeFirst();
+}
+
+export function findChannelByOwner(db: Db, ownerId: string) {
+  return channelQuery(db).where('channels.owner_id', '=', ownerId).executeTakeFirst();
+}
+
+/** One statement for any number of ids. */
+export function findChannels(db: Db, ids: readonly string[]) {
+  return channelQuery(db).where('channels.id', 'in', ids).execute();
+}
+
+/** Only what permission checks need. */
+export function findChannelOwner(db: Db, id: string) {
+  return db.selectFrom('channels').select(['id', 'owner_id', 'category_id']).where('id', '=', id).executeTakeFirst();
+}
+
+export function insertChannel(
+  trx: Trx,
+  c: {
+    ownerId: string;
+    title: string;
+    description: string;
+    categoryId: string | null;
+    imageUrl: string | null;
+    streamKeyHash: string;
+  },
+) {
+  return trx
+    .insertInto('channels')
+    .values({
+      owner_id: c.ownerId,
+      title: c.title,
+      description: c.description,
+      category_id: c.categoryId,
+      image_url: c.imageUrl,
+      stream_key_hash: c.streamKeyHash,
+    })
+    .returning(['id'])
+    .executeTakeFirstOrThrow();
+}
+
+export async function updateChannel(
+  db: Db,
+  id: string,
+  changes: {
+    title?: string;
+    description?: string;
+    category_id?: string | null;
+    image_url?: string | null;
+    featured?: boolean;
+  },
+) {
+  const row = await db
+    .updateTable('channels')
+    .set({ ...changes, updated_at: new Date() })
+    .where('id', '=', id)
+    .returning('id')
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+export async function setStreamKeyHash(db: Db, id: string, hash: string) {
+  const row = await db
+    .updateTable('channels')
+    .set({ stream_key_hash: hash, updated_at: new Date() })
+    .where('id', '=', id)
+    .returning('id')
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+export function findChannelByKeyHash(db: Db, hash: string) {
+  return db.selectFrom('channels').select('id').where('stream_key_hash', '=', hash).executeTakeFirst();
+}
+
+// ── streams ─────────────────────────────────────────────────────────────────────────
+
+/** Streams with their channel's owner, title and image and their category: one statement. */
+function streamQuery(db: Db) {
+  return db
+    .selectFrom('streams')
+    .innerJoin('channels', 'channels.id', 'streams.channel_id')
+    .leftJoin('categories', 'categories.id', 'streams.category_id')
+    .select([
+      'streams.id',
+      'streams.channel_id',
+      'streams.title',
+      'streams.category_id',
+      'streams.state',
+      'streams.scheduled_at',
+      'streams.started_at',
+      'streams.ended_at',
+      'streams.duration_seconds',
+      'streams.viewer_count',
+      'streams.peak_viewer_count',
+      'streams.created_at',
+      'channels.owner_id',
+      'channels.title as channel_title',
+      'channels.image_url as channel_image_url',
+      'categories.slug as category_slug',
+      'categories.name as category_name',
+    ]);
+}
+
+type StreamResult = Awaited<ReturnType<ReturnType<typeof streamQuery>['executeTakeFirstOrThrow']>>;
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+export function toStream(r: StreamResult): contents.Stream {
+  return {
+    id: r.id,
+    channelId: r.channel_id,
+    ownerId: r.owner_id,
+    channel: { title: r.channel_title, imageUrl: r.channel_image_url },
+    title: r.title,
+    category: joinedCategory(r),
+    state: r.state,
+    scheduledAt: iso(r.scheduled_at),
+    startedAt: iso(r.started_at),
+    endedAt: iso(r.ended_at),
+    durationSeconds: r.duration_seconds,
+    viewerCount: r.viewer_count,
+    peakViewerCount: r.peak_viewer_count,
+    createdAt: r.created_at.toISOString(),
+  };
+}
+
+export function findStream(db: Db, id: string) {
+  return streamQuery(db).where('streams.id', '=', id).executeTakeFirst();
+}
+
+/** One statement for any number of ids. */
+export function findStreams(db: Db, ids: readonly string[]) {
+  return streamQuery(db).where('streams.id', 'in', ids).execute();
+}
+
+export function insertStream(
+  db: Db,
+  s: { channelId: string; title: string; categoryId: string | null; scheduledAt: Date | null },
+) {
+  return db
+    .insertInto('streams')
+    .values({ channel_id: s.channelId, title: s.title, category_id: s.categoryId, scheduled_at: s.scheduledAt })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+}
+
+/**
+ * The row a transition starts from, locked until the transaction ends (the channel row too, so
+ * transitions of one channel queue up). An inner join only: FOR UPDATE refuses nullable sides.
+ */
+export function lockStream(trx: Trx, id: string) {
+  return trx
+    .selectFrom('streams')
+    .innerJoin('channels', 'channels.id', 'streams.channel_id')
+    .select([
+      'streams.id',
+      'streams.channel_id',
+      'streams.state',
+      'streams.title',
+      'streams.category_id',
+      'streams.started_at',
+      'streams.peak_viewer_count',
+      'channels.owner_id',
+    ])
+    .where('streams.id', '=', id)
+    .forUpdate()
+    .executeTakeFirst();
+}
+
+export function markLive(trx: Trx, id: string, startedAt: Date) {
+  return trx
+    .updateTable('streams')
+    .set({ state: 'live', started_at: startedAt, viewer_count: 0, peak_viewer_count: 0 })
+    .where('id', '=', id)
+    .where('state', '=', 'scheduled')
+    .executeTakeFirstOrThrow();
+}
+
+export function markEnded(trx: Trx, id: string, endedAt: Date, durationSeconds: number) {
+  return trx
+    .updateTable('streams')
+    .set({ state: 'ended', ended_at: endedAt, duration_seconds: durationSeconds, viewer_count: 0 })
+    .where('id', '=', id)
+    .where('state', '=', 'live')
+    .executeTakeFirstOrThrow();
+}
+
+/** Only a live stream's count moves; undefined when the stream is missing or not live. */
+export function setViewerCount(db: Db, id: string, count: number) {
+  return db
+    .updateTable('streams')
+    .set((eb) => ({
+      viewer_count: count,
+      peak_viewer_count: eb.fn('greatest', [eb.ref('peak_viewer_count'), eb.val(count)]),
+    }))
+    .where('id', '=', id)
+    .where('state', '=', 'live')
+    .returning(['id', 'viewer_count', 'peak_viewer_count'])
+    .executeTakeFirst();
+}
+
+export function findStreamState(db: Db, id: string): Promise<{ state: StreamStateColumn } | undefined> {
+  return db.selectFrom('streams').select('state').where('id', '=', id).executeTakeFirst();
+}
+
+export interface LiveFilter {
+  categoryId?: string | undefined;
+  categorySlug?: string | undefined;
+  featuredOnly?: boolean;
+}
+
+/** A page of live streams, most viewers first (ties: id), `limit + 1` rows: one statement. */
+export function listLive(
+  db: Db,
+  filter: LiveFilter,
+  limit: number,
+  after: { viewers: number; id: string } | undefined,
+) {
+  let q = streamQuery(db).where('streams.state', '=', 'live');
+  if (filter.categoryId) q = q.where('streams.category_id', '=', filter.categoryId);
+  if (filter.categorySlug) q = q.where('categories.slug', '=', filter.categorySlug);
+  if (filter.featuredOnly) q = q.where('channels.featured', '=', true);
+  if (after) {
+    q = q.where((eb) => eb(eb.refTuple('streams.viewer_count', 'streams.id'), '<', eb.tuple(after.viewers, after.id)));
+  }
+  return q
+    .orderBy('streams.viewer_count', 'desc')
+    .orderBy('streams.id', 'desc')
+    .limit(limit + 1)
+    .execute();
+}
+
+/** A page of a channel's archives (ended streams), newest first, `limit + 1` rows: one statement. */
+export function listArchives(
+  db: Db,
+  channelId: string,
+  limit: number,
+  after: { endedAt: Date; id: string } | undefined,
+) {
+  let q = streamQuery(db).where('streams.channel_id', '=', channelId).where('streams.state', '=', 'ended');
+  if (after) {
+    q = q.where((eb) => eb(eb.refTuple('streams.ended_at', 'streams.id'), '<', eb.tuple(after.endedAt, after.id)));
+  }
+  return q
+    .orderBy('streams.ended_at', 'desc')
+    .orderBy('streams.id', 'desc')
+    .limit(limit + 1)
+    .execute();
+}
