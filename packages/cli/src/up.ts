@@ -34,7 +34,10 @@ export async function up(options: { dataDir: string; fresh: boolean }) {
     {
       backend,
       env: secrets,
-      ports: (name) => services[name] ?? { port: 0, adminPort: 0 },
+      ports: (name) => {
+        const s = services[name];
+        return s ? { port: s.port, adminPort: s.adminPort } : { port: 0, adminPort: 0 };
+      },
       config: () => ({ log: { level } }),
       logger: (name) => root.child({ service: name }),
     },
