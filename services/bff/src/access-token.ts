@@ -1,4 +1,4 @@
-import type { auth, Role } from '@livehouse/contracts';
+import { auth, type Role } from '@livehouse/contracts';
 import { AppError } from '@livehouse/kit';
 import { createLocalJWKSet, type JSONWebKeySet, errors as joseErrors, jwtVerify } from 'jose';
 
@@ -54,7 +54,11 @@ export class AccessTokenVerifier {
   }
 
   async #verifyWithCurrentKeys(token: string): Promise<EndUser> {
-    const { payload } = await jwtVerify<Partial<auth.AccessTokenClaims>>(token, this.#keys!, { algorithms: ['ES256'] });
+    const { payload } = await jwtVerify<Partial<auth.AccessTokenClaims>>(token, this.#keys!, {
+      algorithms: ['ES256'],
+      issuer: auth.ACCESS_TOKEN_ISSUER,
+      audience: auth.ACCESS_TOKEN_AUDIENCE,
+    });
     if (!payload.sub || typeof payload.handle !== 'string' || !Array.isArray(payload.roles)) {
       throw new AppError('token_invalid', 'the access token is missing claims');
     }
