@@ -2,12 +2,14 @@ import { authService } from '@livehouse/auth';
 import { bffService } from '@livehouse/bff';
 import { contentsService } from '@livehouse/contents';
 import type { AnyServiceDefinition } from '@livehouse/kit';
+import { pointService } from '@livehouse/point';
 import { userService } from '@livehouse/user';
 
 /** Every service of the platform, and the loopback ports `livehouse up` gives each (API, admin). */
 export const services: Record<string, { definition: AnyServiceDefinition; port: number; adminPort: number }> = {
   auth: { definition: authService, port: 7001, adminPort: 9001 },
   user: { definition: userService, port: 7002, adminPort: 9002 },
+  point: { definition: pointService, port: 7005, adminPort: 9005 },
   contents: { definition: contentsService, port: 7003, adminPort: 9003 },
   bff: { definition: bffService, port: 8080, adminPort: 9080 },
 };

@@ -33,6 +33,8 @@ export const errorStatus = {
   email_taken: 409,
   invalid_transition: 409,
   insufficient_points: 409,
+  already_refunded: 409,
+  payment_id_reused: 409,
   stream_not_live: 409,
   // 413, 415, 422, 429
   payload_too_large: 413,

@@ -41,6 +41,32 @@ export const eventSchemas = {
     transferId: Type.Union([Type.String(), Type.Null()]),
     sentAt: Type.String(),
   }),
+  'points.purchased': Type.Object({
+    transferId: Type.String(),
+    userId: Type.String(),
+    paymentId: Type.String(),
+    amount: Type.Integer(),
+  }),
+  'points.spent': Type.Object({
+    transferId: Type.String(),
+    fromUserId: Type.String(),
+    toUserId: Type.String(),
+    amount: Type.Integer(),
+    fee: Type.Integer(),
+    reason: Type.String(),
+    reference: Type.Union([Type.String(), Type.Null()]),
+  }),
+  'points.refunded': Type.Object({
+    transferId: Type.String(),
+    refundOf: Type.String(),
+    refundedKind: Type.Union([Type.Literal('purchase'), Type.Literal('spend')]),
+    /** The user whose points were taken back (the payee of a spend, the buyer of a purchase). */
+    fromUserId: Type.String(),
+    /** The payer who got the points back; null for a purchase (they return to the provider). */
+    toUserId: Type.Union([Type.String(), Type.Null()]),
+    amount: Type.Integer(),
+    fee: Type.Integer(),
+  }),
 } satisfies Record<string, TSchema>;
 
 export type EventType = keyof typeof eventSchemas;

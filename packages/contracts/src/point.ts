@@ -1,0 +1,120 @@
+import { type Static, Type } from 'typebox';
+import { CursorQuery, Id, Page } from './common.ts';
+
+/**
+ * The point service: one wallet per user on a double-entry ledger. Points are integers.
+ * Every write needs an `Idempotency-Key` header (1–255 visible ASCII characters): a retry with the
+ * same key and body gets the stored answer; the same key with another body gets 422.
+ */
+
+/** The most points one purchase or spend may move: keeps `amount × feeBps` exact in a double. */
+export const MAX_AMOUNT = 1_000_000_000;
+
+export const Points = Type.Integer({ minimum: 1, maximum: MAX_AMOUNT });
+
+export const IDEMPOTENCY_KEY_PATTERN = '^[\\x21-\\x7e]{1,255}$';
+
+export const PurchaseBody = Type.Object(
+  {
+    userId: Id,
+    /** The payment provider's id of the settled payment: a purchase is recorded once per payment id. */
+    paymentId: Type.String({ minLength: 1, maxLength: 100 }),
+    amount: Points,
+  },
+  { additionalProperties: false },
+);
+export type PurchaseBody = Static<typeof PurchaseBody>;
+
+export const Purchase = Type.Object({
+  transferId: Id,
+  userId: Id,
+  amount: Type.Integer(),
+  /** The buyer's balance right after the purchase. */
+  balance: Type.Integer(),
+});
+export type Purchase = Static<typeof Purchase>;
+
+export const SpendBody = Type.Object(
+  {
+    fromUserId: Id,
+    toUserId: Id,
+    amount: Points,
+    /** Why, for the history: e.g. `stamp`. */
+    reason: Type.String({ minLength: 1, maxLength: 50 }),
+    /** The caller's own id of what was bought, e.g. a sent stamp. */
+    reference: Type.Optional(Type.String({ maxLength: 100 })),
+  },
+  { additionalProperties: false },
+);
+export type SpendBody = Static<typeof SpendBody>;
+
+export const Spend = Type.Object({
+  transferId: Id,
+  fromUserId: Id,
+  toUserId: Id,
+  amount: Type.Integer(),
+  /** The platform's share: floor(amount × platformFeeBps / 10000); the payee receives amount − fee. */
+  fee: Type.Integer(),
+  /** The payer's balance right after the spend. */
+  balance: Type.Integer(),
+});
+export type Spend = Static<typeof Spend>;
+
+export const TransferKind = Type.Union([Type.Literal('purchase'), Type.Literal('spend'), Type.Literal('refund')]);
+export type TransferKind = Static<typeof TransferKind>;
+
+export const TransferParams = Type.Object({ id: Id });
+
+export const Transfer = Type.Object({
+  id: Id,
+  kind: TransferKind,
+  /** Who paid: the spender; for a refund, the user whose points were taken back; null for purchases. */
+  fromUserId: Type.Union([Id, Type.Null()]),
+  /** Who received: the buyer, the payee, or the refunded payer; null when a refunded purchase returns to the provider. */
+  toUserId: Type.Union([Id, Type.Null()]),
+  amount: Type.Integer(),
+  fee: Type.Integer(),
+  reason: Type.Union([Type.String(), Type.Null()]),
+  reference: Type.Union([Type.String(), Type.Null()]),
+  paymentId: Type.Union([Type.String(), Type.Null()]),
+  /** For a refund: the transfer it reverses. */
+  refundOf: Type.Union([Id, Type.Null()]),
+  /** The refund that reversed this transfer, if any. */
+  refundedBy: Type.Union([Id, Type.Null()]),
+  createdAt: Type.String({ format: 'date-time' }),
+});
+export type Transfer = Static<typeof Transfer>;
+
+export const Wallet = Type.Object({ userId: Id, balance: Type.Integer() });
+export type Wallet = Static<typeof Wallet>;
+
+export const WalletParams = Type.Object({ userId: Id });
+
+export const HistoryEntry = Type.Object({
+  transferId: Id,
+  /** `receive` is the payee's side of a spend. */
+  kind: Type.Union([TransferKind, Type.Literal('receive')]),
+  /** Signed change of this wallet: positive in, negative out. */
+  amount: Type.Integer(),
+  fee: Type.Integer(),
+  counterpartyId: Type.Union([Id, Type.Null()]),
+  reason: Type.Union([Type.String(), Type.Null()]),
+  reference: Type.Union([Type.String(), Type.Null()]),
+  refundOf: Type.Union([Id, Type.Null()]),
+  createdAt: Type.String({ format: 'date-time' }),
+});
+export type HistoryEntry = Static<typeof HistoryEntry>;
+
+export const HistoryQuery = CursorQuery;
+export const HistoryPage = Page(HistoryEntry);
+export type HistoryPage = Static<typeof HistoryPage>;
+
+export const Violation = Type.Object({ invariant: Type.String(), detail: Type.String() });
+export type Violation = Static<typeof Violation>;
+
+export const Reconciliation = Type.Object({
+  ok: Type.Boolean(),
+  checkedAt: Type.String({ format: 'date-time' }),
+  violations: Type.Array(Violation),
+});
+export type Reconciliation = Static<typeof Reconciliation>;

@@ -1,0 +1,130 @@
+import { createHash } from 'node:crypto';
+import { AppError, type Caller } from '@livehouse/kit';
+import type { Kysely, Transaction } from 'kysely';
+import type { PointDatabase } from './db.ts';
+import * as repo from './ledger.repository.ts';
+
+/**
+ * Idempotent writes. The key row is inserted first, in the transaction of the transfer, so a
+ * concurrent request with the same key blocks on it until the first commits, then reads the stored
+ * answer (or, if the first rolled back, runs itself). The answer is stored in that same
+ * transaction: a transfer exists if and only if its answer does.
+ */
+export interface IdempotentRequest {
+  /** Whose keys: the end user, or the calling service when there is none. */
+  scope: string;
+  key: string;
+  /** Method, path and canonical body: the same key with anything else is refused. */
+  hash: string;
+  requestId: string;
+}
+
+export interface Answer {
+  status: number;
+  body: unknown;
+  /** True when this is a stored answer to an earlier request with the same key. */
+  replayed: boolean;
+}
+
+/**
+ * A business refusal (insufficient points, unknown transfer, …) decided before anything was written:
+ * stored as the key's answer like a success, so a retry gets the same refusal.
+ */
+export class Refusal extends Error {
+  readonly error: AppError;
+  constructor(error: AppError) {
+    super(error.message);
+    this.error = error;
+  }
+}
+
+export const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+export function idempotentRequest(
+  caller: Caller,
+  header: string | string[] | undefined,
+  request: { method: string; path: string; body: unknown; requestId: string },
+): IdempotentRequest {
+  if (header === undefined || header === '') {
+    throw new AppError('idempotency_key_required', 'send an Idempotency-Key header (e.g. a UUID) with every write');
+  }
+  if (typeof header !== 'string' || !IDEMPOTENCY_KEY.test(header)) {
+    throw new AppError('bad_request', 'the Idempotency-Key header must be 1–255 visible ASCII characters, sent once');
+  }
+  const scope = caller.user ? `user:${caller.user.id}` : `service:${caller.service}`;
+  const hash = createHash('sha256')
+    .update(`${request.method} ${request.path}\n${canonicalJson(request.body ?? null)}`)
+    .digest('base64url');
+  return { scope, key: header, hash, requestId: request.requestId };
+}
+
+/** JSON with object keys sorted, so that key order never makes two equal bodies differ. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export async function runIdempotent(
+  db: Kysely<PointDatabase>,
+  request: IdempotentRequest,
+  work: (trx: Transaction<PointDatabase>) => Promise<unknown>,
+): Promise<Answer> {
+  return retryTransient(() =>
+    db.transaction().execute(async (trx): Promise<Answer> => {
+      if (!(await repo.claimKey(trx, request.scope, request.key, request.hash))) {
+        const stored = await repo.findKey(trx, request.scope, request.key);
+        if (!stored || stored.status === null) throw transient('idempotency key row without an answer');
+        if (stored.request_hash !== request.hash) {
+          throw new AppError(
+            'idempotency_key_reused',
+            'this Idempotency-Key was used with another request: use a new key for a new request',
+          );
+        }
+        return { status: stored.status, body: stored.response, replayed: true };
+      }
+      try {
+        return { status: 201, body: await work(trx), replayed: false };
+      } catch (err) {
+        if (!(err instanceof Refusal)) throw err;
+        const body = { error: { code: err.error.code, message: err.error.message, requestId: request.requestId } };
+        await repo.storeAnswer(trx, request.scope, request.key, err.error.status, body);
+        return { status: err.error.status, body, replayed: false };
+      }
+    }),
+  );
+}
+
+const TRANSIENT = new Set(['40001', '40P01']);
+const MAX_ATTEMPTS = 6;
+
+function transient(message: string) {
+  return Object.assign(new Error(message), { code: '40001' });
+}
+
+export function isTransient(err: unknown) {
+  return TRANSIENT.has((err as { code?: string } | undefined)?.code ?? '');
+}
+
+/** Retries serialization failures and deadlocks with jittered backoff; then answers 503, never a business error. */
+export async function retryTransient<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isTransient(err)) throw err;
+      if (attempt >= MAX_ATTEMPTS) {
+        throw new AppError('service_unavailable', 'the ledger is too busy right now: retry with the same key', {
+          headers: { 'retry-after': '1' },
+          cause: err,
+        });
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
+    }
+  }
+}

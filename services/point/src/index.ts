@@ -1,0 +1,33 @@
+import { defineService } from '@livehouse/kit';
+import { Type } from 'typebox';
+import type { PointDatabase } from './db.ts';
+import { ledgerRoutes } from './ledger.routes.ts';
+import { createLedger } from './ledger.service.ts';
+import * as ledger from './migrations/0001_ledger.ts';
+
+export const pointConfig = {
+  point: Type.Object(
+    {
+      /** The platform's share of every spend, in basis points (1000 = 10 %); rounded down. */
+      platformFeeBps: Type.Integer({ minimum: 0, maximum: 10_000, default: 1000 }),
+      /** Receiving shards per account: how many spends to one streamer can commit at once. */
+      receivingShards: Type.Integer({ minimum: 1, maximum: 256, default: 8 }),
+    },
+    { default: {}, additionalProperties: false },
+  ),
+};
+
+/** Wallets on a double-entry ledger: purchases, spends, refunds, history, reconciliation. */
+export const pointService = defineService<typeof pointConfig, PointDatabase>({
+  name: 'point',
+  config: pointConfig,
+  migrations: { '0001_ledger': ledger },
+  dependsOn: [],
+  routes: async (app, ctx) => {
+    const ledger = createLedger(ctx.db, {
+      feeBps: ctx.config.point.platformFeeBps,
+      shards: ctx.config.point.receivingShards,
+    });
+    await ledgerRoutes(app, ctx.db, ledger);
+  },
+});

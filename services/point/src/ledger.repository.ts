@@ -1,0 +1,285 @@
+import { type Kysely, sql, type Transaction } from 'kysely';
+import type { EntriesTable, PointDatabase, TransferKindColumn, TransfersTable } from './db.ts';
+
+type Db = Kysely<PointDatabase> | Transaction<PointDatabase>;
+type Trx = Transaction<PointDatabase>;
+
+/** A signed change of one account. */
+export interface AccountChange {
+  owner: string;
+  shard: number;
+  system: boolean;
+  amount: number;
+}
+
+export type NewTransfer = Omit<TransfersTable, 'created_at'> & { created_at?: Date };
+export type NewEntry = Omit<EntriesTable, 'id' | 'created_at'> & { created_at?: Date };
+
+// ---------------------------------------------------------------- idempotency keys
+
+/**
+ * Claims (scope, key) for this transaction. A concurrent claimer of the same key blocks here until
+ * this transaction ends, then finds the row (and its stored answer) or, if this one rolled back, claims it.
+ */
+export async function claimKey(trx: Trx, scope: string, key: string, requestHash: string) {
+  const row = await trx
+    .insertInto('idempotency_keys')
+    .values({ scope, key, request_hash: requestHash, status: null, response: null })
+    .onConflict((oc) => oc.columns(['scope', 'key']).doNothing())
+    .returning('scope')
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+export function findKey(trx: Trx, scope: string, key: string) {
+  return trx
+    .selectFrom('idempotency_keys')
+    .select(['request_hash', 'status', 'response'])
+    .where('scope', '=', scope)
+    .where('key', '=', key)
+    .executeTakeFirst();
+}
+
+export async function storeAnswer(trx: Trx, scope: string, key: string, status: number, response: unknown) {
+  await trx
+    .updateTable('idempotency_keys')
+    .set({ status, response: JSON.stringify(response) })
+    .where('scope', '=', scope)
+    .where('key', '=', key)
+    .execute();
+}
+
+// ---------------------------------------------------------------- balances
+
+/** The owner's points outside the main account (shards ≥ 1), as a sub-select. */
+const otherShards = (owner: string) => sql<number>`(
+  select coalesce(sum(o.balance), 0)::int8 from ${sql.table('accounts')} as o where o.owner = ${owner} and o.shard > 0)`;
+
+/**
+ * The one conditional statement that debits a user: it takes points from the main account only if
+ * enough are there, so no interleaving can make it negative. Returns undefined when there were not.
+ * The balance returned is the whole wallet after the debit.
+ */
+export async function debitMain(trx: Trx, owner: string, amount: number) {
+  const row = await trx
+    .updateTable('accounts')
+    .set((eb) => ({ balance: eb('balance', '-', amount) }))
+    .where('owner', '=', owner)
+    .where('shard', '=', 0)
+    .where('balance', '>=', amount)
+    .returning(['balance', otherShards(owner).as('others')])
+    .executeTakeFirst();
+  return row && row.balance + row.others;
+}
+
+/** Credits a user's main account, creating it on first use; returns the whole wallet after it. */
+export async function creditMain(trx: Trx, owner: string, amount: number) {
+  const row = await trx
+    .insertInto('accounts')
+    .values({ owner, shard: 0, system: false, balance: amount })
+    .onConflict((oc) =>
+      oc.columns(['owner', 'shard']).doUpdateSet((eb) => ({ balance: eb('accounts.balance', '+', amount) })),
+    )
+    .returning(['balance', otherShards(owner).as('others')])
+    .executeTakeFirstOrThrow();
+  return row.balance + row.others;
+}
+
+/** The whole wallet: main account plus receiving shards, in one consistent snapshot. */
+export async function walletBalance(db: Db, owner: string) {
+  const row = await db
+    .selectFrom('accounts')
+    .select(sql<number>`coalesce(sum(balance), 0)::int8`.as('balance'))
+    .where('owner', '=', owner)
+    .executeTakeFirstOrThrow();
+  return row.balance;
+}
+
+/**
+ * Applies credits (and system debits) in one statement, creating accounts on first credit. Rows are
+ * given in (owner, shard) order, so every transaction locks these rows in the same global order.
+ */
+export async function applyChanges(trx: Trx, changes: readonly AccountChange[]) {
+  if (changes.length === 0) return;
+  const sorted = [...changes].sort((a, b) => (a.owner === b.owner ? a.shard - b.shard : a.owner < b.owner ? -1 : 1));
+  await trx
+    .insertInto('accounts')
+    .values(sorted.map((c) => ({ owner: c.owner, shard: c.shard, system: c.system, balance: c.amount })))
+    .onConflict((oc) =>
+      oc
+        .columns(['owner', 'shard'])
+        .doUpdateSet((eb) => ({ balance: eb('accounts.balance', '+', eb.ref('excluded.balance')) })),
+    )
+    .execute();
+}
+
+// ---------------------------------------------------------------- sweeping receiving shards
+
+/** Creates (if needed) and locks the owner's main account. */
+export async function lockMain(trx: Trx, owner: string) {
+  await trx
+    .insertInto('accounts')
+    .values({ owner, shard: 0, system: false, balance: 0 })
+    .onConflict((oc) => oc.columns(['owner', 'shard']).doUpdateSet((eb) => ({ balance: eb.ref('accounts.balance') })))
+    .execute();
+}
+
+/** Locks the owner's non-empty receiving shards in shard order and returns their balances. */
+export function lockReceivingShards(trx: Trx, owner: string) {
+  return trx
+    .selectFrom('accounts')
+    .select(['shard', 'balance'])
+    .where('owner', '=', owner)
+    .where('shard', '>', 0)
+    .where('balance', '>', 0)
+    .orderBy('shard')
+    .forUpdate()
+    .execute();
+}
+
+/** Empties the given (locked) shards into the (locked) main account. */
+export async function moveToMain(trx: Trx, owner: string, shards: readonly number[], total: number) {
+  await trx
+    .updateTable('accounts')
+    .set((eb) => ({
+      balance: eb
+        .case()
+        .when('shard', '=', 0)
+        .then(eb('balance', '+', total))
+        .else(eb.lit(0))
+        .end(),
+    }))
+    .where('owner', '=', owner)
+    .where('shard', 'in', [0, ...shards])
+    .execute();
+}
+
+// ---------------------------------------------------------------- transfers
+
+/**
+ * Records a transfer with its postings and history entries and stores the idempotent answer:
+ * one statement (data-modifying CTEs).
+ */
+export async function recordTransfer(
+  trx: Trx,
+  transfer: NewTransfer,
+  postings: readonly AccountChange[],
+  entries: readonly NewEntry[],
+  answer: { scope: string; key: string; status: number; response: unknown },
+) {
+  await trx
+    .with('t', (db) => db.insertInto('transfers').values(transfer))
+    .with('p', (db) =>
+      db
+        .insertInto('postings')
+        .values(postings.map((p) => ({ transfer_id: transfer.id, owner: p.owner, shard: p.shard, amount: p.amount }))),
+    )
+    .with('e', (db) => db.insertInto('entries').values([...entries]))
+    .updateTable('idempotency_keys')
+    .set({ status: answer.status, response: JSON.stringify(answer.response) })
+    .where('scope', '=', answer.scope)
+    .where('key', '=', answer.key)
+    .execute();
+}
+
+/** A transfer without user-facing traces (sweeps): transfer and postings in one statement. */
+export async function recordInternalTransfer(trx: Trx, transfer: NewTransfer, postings: readonly AccountChange[]) {
+  await trx
+    .with('t', (db) => db.insertInto('transfers').values(transfer))
+    .insertInto('postings')
+    .values(postings.map((p) => ({ transfer_id: transfer.id, owner: p.owner, shard: p.shard, amount: p.amount })))
+    .execute();
+}
+
+const transferColumns = [
+  't.id',
+  't.kind',
+  't.from_user',
+  't.to_user',
+  't.amount',
+  't.fee',
+  't.reason',
+  't.reference',
+  't.payment_id',
+  't.refund_of',
+  't.created_at',
+] as const;
+
+/** A transfer and the refund that reversed it, if any. */
+export function findTransfer(db: Db, id: string) {
+  return db
+    .selectFrom('transfers as t')
+    .select([
+      ...transferColumns,
+      (eb) => eb.selectFrom('transfers as r').select('r.id').whereRef('r.refund_of', '=', 't.id').as('refunded_by'),
+    ])
+    .where('t.id', '=', id)
+    .where('t.kind', '<>', 'sweep')
+    .executeTakeFirst();
+}
+
+/**
+ * Locks a transfer row so that concurrent refunds of it take turns; the refund that waited then
+ * sees the first one's refund (a new statement, a new snapshot under READ COMMITTED).
+ */
+export async function lockTransfer(trx: Trx, id: string) {
+  const row = await trx
+    .selectFrom('transfers as t')
+    .select('t.id')
+    .where('t.id', '=', id)
+    .forUpdate()
+    .executeTakeFirst();
+  return row && findTransfer(trx, id);
+}
+
+export type TransferRow = NonNullable<Awaited<ReturnType<typeof findTransfer>>>;
+export type { TransferKindColumn };
+
+// ---------------------------------------------------------------- payments
+
+/** Records a payment once; returns false when the payment id is already known. */
+export async function insertPayment(
+  trx: Trx,
+  p: { paymentId: string; userId: string; amount: number; transferId: string },
+) {
+  const row = await trx
+    .insertInto('payments')
+    .values({ payment_id: p.paymentId, user_id: p.userId, amount: p.amount, transfer_id: p.transferId })
+    .onConflict((oc) => oc.column('payment_id').doNothing())
+    .returning('payment_id')
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+export function findPayment(db: Db, paymentId: string) {
+  return db
+    .selectFrom('payments')
+    .select(['user_id', 'amount', 'transfer_id'])
+    .where('payment_id', '=', paymentId)
+    .executeTakeFirst();
+}
+
+// ---------------------------------------------------------------- history
+
+/** A page of a user's history, newest first: one index range scan. */
+export function historyPage(db: Db, userId: string, limit: number, beforeId: number | undefined) {
+  let query = db
+    .selectFrom('entries')
+    .select([
+      'id',
+      'transfer_id',
+      'kind',
+      'amount',
+      'fee',
+      'counterparty_id',
+      'reason',
+      'reference',
+      'refund_of',
+      'created_at',
+    ])
+    .where('user_id', '=', userId)
+    .orderBy('id', 'desc')
+    .limit(limit + 1);
+  if (beforeId !== undefined) query = query.where('id', '<', beforeId);
+  return query.execute();
+}

@@ -1,0 +1,78 @@
+import type { point } from '@livehouse/contracts';
+import type { Kysely } from 'kysely';
+import type { PointDatabase } from './db.ts';
+import * as repo from './reconciliation.repository.ts';
+
+/**
+ * Checks every invariant of the ledger on one snapshot and says what is wrong:
+ * - ledger_balanced: all postings sum to zero, and so do all balances, and every transfer's postings;
+ * - balances_match_postings: each cached balance equals the sum of its account's postings;
+ * - purchases_match_payments: every payment received is exactly one purchase and the reverse, and
+ *   the provider's balance is minus the points bought (net of refunded purchases);
+ * - revenue_matches_fees: revenue holds the fees of spends, net of refunded ones;
+ * - no_negative_user_balance: no user account below zero; system flags on the right accounts;
+ * - history_matches_balances: each user's history adds up to their balance.
+ */
+export async function reconcile(db: Kysely<PointDatabase>): Promise<point.Reconciliation> {
+  const violations: point.Violation[] = [];
+  const add = (invariant: string, detail: string) => violations.push({ invariant, detail });
+
+  await repo.inSnapshot(db, async (trx) => {
+    const t = await repo.totals(trx);
+    if (t.postings !== 0) add('ledger_balanced', `all postings sum to ${t.postings}, not 0`);
+    if (t.balances !== 0) add('ledger_balanced', `all balances sum to ${t.balances}, not 0`);
+    for (const u of await repo.unbalancedTransfers(trx)) {
+      add(
+        'ledger_balanced',
+        'empty' in u
+          ? `transfer ${u.transfer_id} has no postings`
+          : `transfer ${u.transfer_id} postings sum to ${u.total}`,
+      );
+    }
+
+    for (const m of await repo.balanceMismatches(trx)) {
+      add(
+        'balances_match_postings',
+        `account ${m.owner}/${m.shard} holds ${m.balance ?? 'nothing (missing)'} but its postings sum to ${m.total ?? 0}`,
+      );
+    }
+
+    if (t.paid !== t.purchased)
+      add('purchases_match_payments', `payments total ${t.paid}, purchases total ${t.purchased}`);
+    const expectedProvider = -(t.paid - t.refundedPurchases);
+    if (t.provider !== expectedProvider) {
+      add('purchases_match_payments', `the provider account holds ${t.provider}, expected ${expectedProvider}`);
+    }
+    const { payments, purchases } = await repo.paymentMismatches(trx);
+    for (const p of payments) {
+      add(
+        'purchases_match_payments',
+        p.transfer_id
+          ? `payment ${p.payment_id} of ${p.amount} does not match purchase ${p.transfer_id} of ${p.transfer_amount}`
+          : `payment ${p.payment_id} of ${p.amount} has no purchase`,
+      );
+    }
+    for (const p of purchases) add('purchases_match_payments', `purchase ${p.id} has no payment (${p.payment_id})`);
+
+    const expectedRevenue = t.fees - t.refundedFees;
+    if (t.revenue !== expectedRevenue) {
+      add('revenue_matches_fees', `the revenue account holds ${t.revenue}, fees net of refunds are ${expectedRevenue}`);
+    }
+
+    for (const a of await repo.negativeUserAccounts(trx)) {
+      add('no_negative_user_balance', `account ${a.owner}/${a.shard} holds ${a.balance}`);
+    }
+    for (const a of await repo.misclassifiedAccounts(trx)) {
+      add('no_negative_user_balance', `account ${a.owner}/${a.shard} is wrongly marked system=${a.system}`);
+    }
+
+    for (const h of await repo.historyMismatches(trx)) {
+      add(
+        'history_matches_balances',
+        `user ${h.owner} has history summing to ${h.history ?? 0}, balance ${h.balance ?? 0}`,
+      );
+    }
+  });
+
+  return { ok: violations.length === 0, checkedAt: new Date().toISOString(), violations };
+}
