@@ -46,6 +46,7 @@ export const errorStatus = {
   upstream_error: 502,
   service_unavailable: 503,
   upstream_timeout: 504,
+  deadline_exceeded: 504,
 } as const;
 
 export type ErrorCode = keyof typeof errorStatus;

@@ -5,6 +5,8 @@ export interface RequestContext {
   requestId: string;
   traceparent: string | undefined;
   route: string;
+  /** Epoch ms by which the caller needs the answer (header `livehouse-deadline`), passed on to further calls. */
+  deadline: number | undefined;
   /** SQL statements executed so far on behalf of this request. */
   queries: number;
 }

@@ -66,7 +66,15 @@ export class ServiceClient {
       body = JSON.stringify(options.body);
       headers['content-type'] = 'application/json';
     }
-    const signals = [AbortSignal.timeout(options.timeoutMs ?? this.#options.timeoutMs ?? 5000)];
+    // Work done past the caller's deadline is wasted: pass the deadline on and stop at it.
+    if (ctx?.deadline !== undefined && !headers['livehouse-deadline'])
+      headers['livehouse-deadline'] = String(ctx.deadline);
+    const deadline = Number(headers['livehouse-deadline']) || Number.POSITIVE_INFINITY;
+    const timeoutMs = Math.min(
+      options.timeoutMs ?? this.#options.timeoutMs ?? 5000,
+      Math.max(1, deadline - Date.now()),
+    );
+    const signals = [AbortSignal.timeout(timeoutMs)];
     if (options.signal) signals.push(options.signal);
     const fullPath = options.query ? `${path}?${toQuery(options.query)}` : path;
     let res: Awaited<ReturnType<Pool['request']>>;

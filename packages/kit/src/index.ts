@@ -19,6 +19,15 @@ export {
   startPlatform,
 } from './platform.ts';
 export { MemoryRateLimiter, type RateLimit, type RateLimiter, RedisRateLimiter, rateLimited } from './rate-limit.ts';
+export {
+  type BackendMetrics,
+  createBackendMetrics,
+  defaultResilience,
+  type Outcome,
+  type ResilienceOptions,
+  ResilientBackend,
+  type ResilientCallOptions,
+} from './resilience.ts';
 export { closeOnSignal, type Listening, listen } from './run.ts';
 export {
   type BuildOptions,

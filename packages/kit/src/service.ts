@@ -161,9 +161,15 @@ export async function buildService<S extends TProperties, DB>(
   // Every request runs inside its context, so SQL statements and outgoing calls know their route.
   api.addHook('onRequest', (request, _reply, done) => {
     const traceparent = request.headers.traceparent;
+    const deadline = Number(request.headers['livehouse-deadline']) || undefined;
+    if (deadline !== undefined && deadline <= Date.now()) {
+      done(new AppError('deadline_exceeded', 'the caller gave up on this request before it started'));
+      return;
+    }
     requestContext.run(
       {
         requestId: request.id,
+        deadline,
         traceparent: typeof traceparent === 'string' ? traceparent : undefined,
         route: request.routeOptions.url ?? 'unmatched',
         queries: 0,
