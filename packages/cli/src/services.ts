@@ -3,6 +3,7 @@ import { bffService } from '@livehouse/bff';
 import { contentsService } from '@livehouse/contents';
 import type { AnyServiceDefinition } from '@livehouse/kit';
 import { pointService } from '@livehouse/point';
+import { stampService } from '@livehouse/stamp';
 import { userService } from '@livehouse/user';
 
 /** Every service of the platform, and the loopback ports `livehouse up` gives each (API, admin). */
@@ -11,5 +12,6 @@ export const services: Record<string, { definition: AnyServiceDefinition; port: 
   user: { definition: userService, port: 7002, adminPort: 9002 },
   point: { definition: pointService, port: 7005, adminPort: 9005 },
   contents: { definition: contentsService, port: 7003, adminPort: 9003 },
+  stamp: { definition: stampService, port: 7004, adminPort: 9004 },
   bff: { definition: bffService, port: 8080, adminPort: 9080 },
 };
