@@ -5,7 +5,12 @@ import { expect } from 'vitest';
 export const admin = { id: '00000000-0000-4000-8000-00000000ad01', roles: ['admin' as const] };
 
 /** Writes need an Idempotency-Key: a fresh one unless given. */
-export function write(p: TestPlatform, path: string, body: unknown, options: { user?: { id: string; roles?: ('viewer' | 'streamer' | 'admin')[] }; as?: string; key?: string } = {}) {
+export function write(
+  p: TestPlatform,
+  path: string,
+  body: unknown,
+  options: { user?: { id: string; roles?: ('viewer' | 'streamer' | 'admin')[] }; as?: string; key?: string } = {},
+) {
   return p.call('point', 'POST', path, {
     body,
     ...(options.user && { user: options.user }),
@@ -15,19 +20,23 @@ export function write(p: TestPlatform, path: string, body: unknown, options: { u
 }
 
 export async function purchase(p: TestPlatform, userId: string, amount: number) {
-  const res = await write(p, '/purchases', { userId, paymentId: `pay_${randomUUID()}`, amount }, { user: { id: userId } });
+  const res = await write(
+    p,
+    '/purchases',
+    { userId, paymentId: `pay_${randomUUID()}`, amount },
+    { user: { id: userId } },
+  );
   expect(res.status).toBe(201);
   return res.body as { transferId: string; balance: number };
 }
 
-export function spend(
-  p: TestPlatform,
-  fromUserId: string,
-  toUserId: string,
-  amount: number,
-  key?: string,
-) {
-  return write(p, '/spends', { fromUserId, toUserId, amount, reason: 'test' }, { user: { id: fromUserId }, ...(key && { key }) });
+export function spend(p: TestPlatform, fromUserId: string, toUserId: string, amount: number, key?: string) {
+  return write(
+    p,
+    '/spends',
+    { fromUserId, toUserId, amount, reason: 'test' },
+    { user: { id: fromUserId }, ...(key && { key }) },
+  );
 }
 
 export async function balanceOf(p: TestPlatform, userId: string): Promise<number> {

@@ -48,7 +48,12 @@ describe.each(dbKinds)('point on %s', (kind) => {
     const spent = await spend(p, viewer, streamer, 20);
     const refund = await write(p, `/transfers/${spent.body.transferId}/refund`, undefined, { user: admin });
     expect(refund.status).toBe(201);
-    expect(refund.body).toMatchObject({ kind: 'refund', refundOf: spent.body.transferId, fromUserId: streamer, toUserId: viewer });
+    expect(refund.body).toMatchObject({
+      kind: 'refund',
+      refundOf: spent.body.transferId,
+      fromUserId: streamer,
+      toUserId: viewer,
+    });
     expect(await balanceOf(p, viewer)).toBe(50);
     expect(await balanceOf(p, streamer)).toBe(0);
     const again = await write(p, `/transfers/${spent.body.transferId}/refund`, undefined, { user: admin });
@@ -107,9 +112,19 @@ describe.each(dbKinds)('point on %s', (kind) => {
       { user: { id: randomUUID() } },
     );
     expect(res.status).toBe(403);
-    const byService = await write(p, '/spends', { fromUserId: viewer, toUserId: randomUUID(), amount: 1, reason: 'x' }, { as: 'bff' });
+    const byService = await write(
+      p,
+      '/spends',
+      { fromUserId: viewer, toUserId: randomUUID(), amount: 1, reason: 'x' },
+      { as: 'bff' },
+    );
     expect(byService.status).toBe(403);
-    const byStamp = await write(p, '/spends', { fromUserId: viewer, toUserId: randomUUID(), amount: 1, reason: 'stamp' }, { as: 'stamp' });
+    const byStamp = await write(
+      p,
+      '/spends',
+      { fromUserId: viewer, toUserId: randomUUID(), amount: 1, reason: 'stamp' },
+      { as: 'stamp' },
+    );
     expect(byStamp.status).toBe(201);
     expect(await balanceOf(p, viewer)).toBe(9);
   });
