@@ -3,6 +3,26 @@ export { type RequestContext, requestContext } from './context.ts';
 export { createDatabase, type Database, type DatabaseBackend, isPostgresUrl, openBackend } from './db/database.ts';
 export { type Migrations, migrateToLatest, pendingMigrations } from './db/migrate.ts';
 export { AppError, type ErrorDetail, forbidden, notFound, toAppError } from './errors.ts';
+export {
+  BusClosedError,
+  type EventBus,
+  type EventHandler,
+  type EventLog,
+  partitionOf,
+  type SubscribeOptions,
+  type Subscription,
+} from './events/bus.ts';
+export {
+  type ConsumeHandler,
+  type ConsumeHandlers,
+  createProcessedEventsTable,
+  idempotentConsumer,
+  type ProcessedEventsDatabase,
+  type ProcessedEventsTable,
+} from './events/consumer.ts';
+export { InProcessEventBus } from './events/memory-bus.ts';
+export { RedisEventBus, type RedisEventBusOptions } from './events/redis-bus.ts';
+export { OutboxRelay, type OutboxRelayOptions } from './events/relay.ts';
 export { type CallOptions, type CallResult, ServiceClient } from './http-client.ts';
 export { type Caller, InternalAuth } from './internal-auth.ts';
 export { loggerOptions } from './logger.ts';

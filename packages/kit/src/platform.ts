@@ -2,6 +2,8 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import { parseConfig } from './config.ts';
 import type { DatabaseBackend } from './db/database.ts';
+import type { EventBus } from './events/bus.ts';
+import { InProcessEventBus } from './events/memory-bus.ts';
 import { type Listening, listen } from './run.ts';
 import { type BuiltService, buildService, type ServiceDefinition } from './service.ts';
 
@@ -22,6 +24,10 @@ export interface PlatformOptions {
   /** Prefix of every schema name, so that test runs on one PostgreSQL server do not collide. */
   schemaPrefix?: string;
   logger?: (name: string) => FastifyBaseLogger;
+  /** The event bus every service of the platform shares; an in-process one when absent. */
+  bus?: EventBus;
+  /** Outbox relay tuning (tests poll faster). */
+  relay?: { pollMs?: number };
 }
 
 export interface RunningService extends Listening {
@@ -63,6 +69,7 @@ export async function startPlatform(
 ): Promise<Platform> {
   const host = options.host ?? '127.0.0.1';
   const services = new Map<string, RunningService>();
+  const bus = options.bus ?? new InProcessEventBus();
   const platform: Platform = {
     services,
     url(name) {
@@ -71,8 +78,12 @@ export async function startPlatform(
       return s.apiUrl;
     },
     async close() {
+      // Consumers first handle what was published (in-process, it would be lost); relays then leave
+      // the rest in their outboxes for the next start.
+      await bus.drain();
       // Callers first, so nothing calls a service that is already gone.
       for (const s of [...services.values()].reverse()) await s.built.close();
+      if (!options.bus) await bus.close();
     },
   };
   try {
@@ -92,7 +103,12 @@ export async function startPlatform(
       };
       const config = parseConfig(raw, def.config, { source: `${def.name} (embedded)`, env: options.env });
       const logger = options.logger?.(def.name);
-      const built = await buildService(def, config, { backend: options.backend, ...(logger && { logger }) });
+      const built = await buildService(def, config, {
+        backend: options.backend,
+        bus,
+        ...(options.relay && { relay: options.relay }),
+        ...(logger && { logger }),
+      });
       const urls = await listen(built, config.http);
       services.set(def.name, { built, ...urls });
     }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { EventType } from '@livehouse/contracts';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController, type RawServerDefault } from 'fastify';
@@ -14,6 +15,10 @@ import { requestContext } from './context.ts';
 import { createDatabase, type Database, type DatabaseBackend, openBackend } from './db/database.ts';
 import { type Migrations, migrateToLatest } from './db/migrate.ts';
 import { AppError, errorHandler, notFoundHandler } from './errors.ts';
+import type { EventBus } from './events/bus.ts';
+import type { ConsumeHandlers } from './events/consumer.ts';
+import { RedisEventBus } from './events/redis-bus.ts';
+import { startServiceEvents } from './events/runtime.ts';
 import { ServiceClient } from './http-client.ts';
 import { type Caller, InternalAuth } from './internal-auth.ts';
 import { loggerOptions } from './logger.ts';
@@ -43,6 +48,8 @@ export interface ServiceContext<S extends TProperties, DB> {
   metrics: Metrics;
   redis: Redis | undefined;
   log: FastifyBaseLogger;
+  /** The event bus, when the service produces or consumes events. */
+  bus?: EventBus | undefined;
 }
 
 /** Everything that makes a service, in one value: `livehouse serve`, `livehouse up` and tests all mount it. */
@@ -60,6 +67,13 @@ export interface ServiceDefinition<S extends TProperties = TProperties, DB = unk
   routes: (app: ServiceApp, ctx: ServiceContext<S, DB>) => Promise<void>;
   /** Background work started after the API listens (consumers, relays); stopped on close. */
   background?: (ctx: ServiceContext<S, DB>) => Promise<{ stop(): Promise<void> }>;
+  /** Event types this service writes to its outbox (which needs `createOutboxTable` in a migration): the kit relays them. */
+  produces?: readonly EventType[];
+  /**
+   * Handlers of the events this service consumes (its migrations need `createProcessedEventsTable`):
+   * each runs in the transaction that records the event as processed, so it is applied once.
+   */
+  consumes?: ConsumeHandlers<DB, ServiceContext<S, DB>>;
 }
 
 /** Preserves the literal types of a definition. */
@@ -80,6 +94,10 @@ export interface BuildOptions {
   /** Created by the caller when several services share a process and a log stream. */
   logger?: FastifyBaseLogger;
   redis?: Redis;
+  /** The event bus shared by the services of one process (`livehouse up`); otherwise Redis from `redis.url`. */
+  bus?: EventBus;
+  /** Outbox relay tuning (tests poll faster). */
+  relay?: { pollMs?: number };
 }
 
 export interface BuiltService {
@@ -199,6 +217,15 @@ export async function buildService<S extends TProperties, DB>(
     if (reply.statusCode >= 500) request.log.warn({ status: reply.statusCode, url: request.url }, 'server error');
   });
 
+  const wantsEvents = (def.produces?.length ?? 0) > 0 || Object.keys(def.consumes ?? {}).length > 0;
+  let ownedBus: EventBus | undefined;
+  if (wantsEvents && !options.bus && config.redis) ownedBus = new RedisEventBus({ url: config.redis.url });
+  const bus = wantsEvents ? (options.bus ?? ownedBus) : undefined;
+  if (wantsEvents && !bus) {
+    // Relaying into a bus nobody else hears would mark events published and lose them: wait for Redis instead.
+    logger.warn('no event bus: set redis.url; events stay in the outbox and nothing is consumed until then');
+  }
+
   const ctx: ServiceContext<S, DB> = {
     name: def.name,
     config,
@@ -211,10 +238,25 @@ export async function buildService<S extends TProperties, DB>(
     metrics,
     redis: options.redis,
     log: logger,
+    bus,
   };
   await api.register(async (scope) => def.routes(scope as unknown as ServiceApp, ctx));
   await api.ready();
   const background = def.background ? await def.background(ctx) : undefined;
+  const events = bus
+    ? await startServiceEvents({
+        service: def.name,
+        produces: def.produces,
+        consumes: def.consumes,
+        db: database?.db,
+        schema: database?.schema,
+        bus,
+        ctx,
+        log: logger,
+        metrics,
+        ...(options.relay && { relay: options.relay }),
+      })
+    : undefined;
 
   const adminApp = await admin({
     metrics,
@@ -233,10 +275,12 @@ export async function buildService<S extends TProperties, DB>(
     async close() {
       if (closing) return;
       closing = true;
+      await events?.stop();
       await background?.stop();
       await api.close();
       await adminApp.close();
       await Promise.all(Object.values(clients).map((c) => c.close()));
+      await ownedBus?.close();
       // The backend owns the pool; a shared one is closed by whoever opened it.
       await ownedBackend?.close();
     },

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { inject } from 'vitest';
 import { type DatabaseBackend, openBackend, openPGlite } from './db/database.ts';
+import type { EventBus } from './events/bus.ts';
 import { InternalAuth } from './internal-auth.ts';
 import { type AnyServiceDefinition, generateDevSecrets, type Platform, startPlatform } from './platform.ts';
 
@@ -70,7 +71,13 @@ export interface TestPlatform extends Platform {
 export async function startTestPlatform(
   defs: readonly AnyServiceDefinition[],
   kind: DbKind,
-  options: { config?: (name: string) => Record<string, unknown> } = {},
+  options: {
+    config?: (name: string) => Record<string, unknown>;
+    /** The event bus the services share (e.g. a RedisEventBus); in-process when absent. */
+    bus?: EventBus;
+    /** Outbox relays poll this often (default 20 ms in tests). */
+    relayPollMs?: number;
+  } = {},
 ): Promise<TestPlatform> {
   const backend = await openTestBackend(kind);
   const secrets = generateDevSecrets();
@@ -82,6 +89,8 @@ export async function startTestPlatform(
       env: secrets,
       schemaPrefix: backend.schemaPrefix,
       config: (name) => ({ log: { level }, ...options.config?.(name) }),
+      relay: { pollMs: options.relayPollMs ?? 20 },
+      ...(options.bus && { bus: options.bus }),
     });
   } catch (err) {
     await backend.close();
