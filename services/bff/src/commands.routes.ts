@@ -1,5 +1,5 @@
-import { auth, user } from '@livehouse/contracts';
-import { AppError, type ServiceApp, type ServiceClient } from '@livehouse/kit';
+import { auth, contents, point, stamp, user } from '@livehouse/contracts';
+import { AppError, type ResilientBackend, type ServiceApp } from '@livehouse/kit';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 
@@ -10,18 +10,55 @@ export function loggedIn(request: FastifyRequest) {
   return u;
 }
 
+/** Writes that move points must carry a client-chosen key, so a retry never charges twice. */
+function idempotencyKey(request: FastifyRequest) {
+  const key = request.headers['idempotency-key'];
+  if (typeof key !== 'string' || !/^[A-Za-z0-9_.:-]{1,100}$/.test(key)) {
+    throw new AppError(
+      'idempotency_key_required',
+      'send an Idempotency-Key header (1–100 of A–Z a–z 0–9 _ . : -), the same one when you retry',
+    );
+  }
+  return key;
+}
+
+const IdempotencyHeaders = Type.Object({ 'idempotency-key': Type.Optional(Type.String()) });
+const UserIdParams = Type.Object({ userId: user.IdParams.properties.id });
+const BecomeStreamerBody = Type.Object(
+  {
+    title: Type.String({ minLength: 1, maxLength: 100 }),
+    description: Type.Optional(Type.String({ maxLength: 2000 })),
+    categoryId: Type.Optional(contents.IdParams.properties.id),
+  },
+  { additionalProperties: false },
+);
+const BuyPointsBody = Type.Object(
+  {
+    amount: point.Points,
+    /** The payment provider's id of the settled payment (simulated here). */
+    paymentId: Type.String({ minLength: 1, maxLength: 100 }),
+  },
+  { additionalProperties: false },
+);
+const StartStreamBody = Type.Object(
+  { title: Type.String({ minLength: 1, maxLength: 140 }), categoryId: Type.Optional(contents.IdParams.properties.id) },
+  { additionalProperties: false },
+);
+
 /**
  * Commands clients send, passed to the owning service. Mounted under every client prefix
- * (/app/v1, /web/v1): commands are the same for all clients, views differ.
+ * (/app/v1, /web/v1): commands are the same for all clients; views differ.
  */
-export async function commandRoutes(app: ServiceApp, clients: { auth: ServiceClient; user: ServiceClient }) {
+export async function commandRoutes(app: ServiceApp, backends: Map<string, ResilientBackend>) {
+  const b = (name: string) => backends.get(name)!;
   const clientIp = (request: FastifyRequest) => ({ [auth.CLIENT_IP_HEADER]: request.ip });
+  const tag = { tags: ['commands'] };
 
   app.post(
     '/auth/signup',
-    { schema: { body: auth.SignUpBody, response: { 201: auth.Session } } },
+    { schema: { ...tag, body: auth.SignUpBody, response: { 201: auth.Session } } },
     async (request, reply) => {
-      const res = await clients.auth.call<auth.Session>('POST', '/accounts', {
+      const res = await b('auth').call<auth.Session>('POST', '/accounts', {
         body: request.body,
         headers: clientIp(request),
       });
@@ -29,70 +66,179 @@ export async function commandRoutes(app: ServiceApp, clients: { auth: ServiceCli
     },
   );
 
-  app.post('/auth/login', { schema: { body: auth.LogInBody, response: { 200: auth.Session } } }, async (request) =>
-    clients.auth
-      .call<auth.Session>('POST', '/sessions', { body: request.body, headers: clientIp(request) })
-      .then((r) => r.body),
+  app.post(
+    '/auth/login',
+    { schema: { ...tag, body: auth.LogInBody, response: { 200: auth.Session } } },
+    async (request) =>
+      b('auth')
+        .call<auth.Session>('POST', '/sessions', { body: request.body, headers: clientIp(request) })
+        .then((r) => r.body),
   );
 
-  app.post('/auth/refresh', { schema: { body: auth.RefreshBody, response: { 200: auth.Session } } }, async (request) =>
-    clients.auth.call<auth.Session>('POST', '/sessions/refresh', { body: request.body }).then((r) => r.body),
+  app.post(
+    '/auth/refresh',
+    { schema: { ...tag, body: auth.RefreshBody, response: { 200: auth.Session } } },
+    async (request) =>
+      b('auth')
+        .call<auth.Session>('POST', '/sessions/refresh', { body: request.body })
+        .then((r) => r.body),
   );
 
-  app.post('/auth/logout', { schema: { body: auth.RefreshBody } }, async (request, reply) => {
-    await clients.auth.call('POST', '/sessions/logout', { body: request.body });
+  app.post('/auth/logout', { schema: { ...tag, body: auth.RefreshBody } }, async (request, reply) => {
+    await b('auth').call('POST', '/sessions/logout', { body: request.body });
     return reply.code(204).send();
   });
 
-  app.get('/me', { schema: { response: { 200: user.Profile } } }, async (request) => {
+  app.get('/me', { schema: { ...tag, response: { 200: user.Profile } } }, async (request) => {
     const me = loggedIn(request);
-    return clients.user.get<user.Profile>(`/users/${me.id}`, { user: me });
+    return b('user').get<user.Profile>(`/users/${me.id}`, { user: me });
   });
 
-  app.patch('/me', { schema: { body: user.UpdateProfileBody, response: { 200: user.Profile } } }, async (request) => {
-    const me = loggedIn(request);
-    return (await clients.user.call<user.Profile>('PATCH', `/users/${me.id}`, { body: request.body, user: me })).body;
-  });
-
-  app.get('/users/:id', { schema: { params: user.IdParams, response: { 200: user.Profile } } }, async (request) =>
-    clients.user.get<user.Profile>(`/users/${request.params.id}`, {
-      ...(request.caller.user && { user: request.caller.user }),
-    }),
-  );
-
-  const FollowTarget = Type.Object({ userId: user.IdParams.properties.id });
-  app.put(
-    '/me/following/:userId',
-    { schema: { params: FollowTarget, response: { 200: user.FollowState } } },
+  app.patch(
+    '/me',
+    { schema: { ...tag, body: user.UpdateProfileBody, response: { 200: user.Profile } } },
     async (request) => {
       const me = loggedIn(request);
-      return (
-        await clients.user.call<user.FollowState>('PUT', `/users/${me.id}/following/${request.params.userId}`, {
-          user: me,
-        })
-      ).body;
+      return (await b('user').call<user.Profile>('PATCH', `/users/${me.id}`, { body: request.body, user: me })).body;
     },
   );
 
-  app.delete(
-    '/me/following/:userId',
-    { schema: { params: FollowTarget, response: { 200: user.FollowState } } },
-    async (request) => {
+  for (const method of ['PUT', 'DELETE'] as const) {
+    const route = { schema: { ...tag, params: UserIdParams, response: { 200: user.FollowState } } };
+    const handler = async (request: FastifyRequest<{ Params: { userId: string } }>) => {
       const me = loggedIn(request);
-      return (
-        await clients.user.call<user.FollowState>('DELETE', `/users/${me.id}/following/${request.params.userId}`, {
-          user: me,
-        })
-      ).body;
-    },
-  );
+      const path = `/users/${me.id}/following/${request.params.userId}`;
+      return (await b('user').call<user.FollowState>(method, path, { user: me })).body;
+    };
+    if (method === 'PUT') app.put('/me/following/:userId', route, handler);
+    else app.delete('/me/following/:userId', route, handler);
+  }
 
   for (const direction of ['followers', 'following'] as const) {
     app.get(
       `/users/:id/${direction}`,
-      { schema: { params: user.IdParams, querystring: user.FollowListQuery, response: { 200: user.FollowPage } } },
+      {
+        schema: {
+          ...tag,
+          params: user.IdParams,
+          querystring: user.FollowListQuery,
+          response: { 200: user.FollowPage },
+        },
+      },
       async (request) =>
-        clients.user.get<user.FollowPage>(`/users/${request.params.id}/${direction}`, { query: request.query }),
+        b('user').get<user.FollowPage>(`/users/${request.params.id}/${direction}`, { query: request.query }),
     );
   }
+
+  // Become a streamer: the role in auth, then the channel in contents. The client refreshes its
+  // tokens afterwards to carry the new role.
+  app.post(
+    '/me/channel',
+    { schema: { ...tag, body: BecomeStreamerBody, response: { 201: contents.CreatedChannel } } },
+    async (request, reply) => {
+      const me = loggedIn(request);
+      if (!me.roles.includes('streamer') && !me.roles.includes('admin')) {
+        await b('auth').call('PUT', `/accounts/${me.id}/roles/streamer`, { user: me });
+      }
+      const asStreamer = { ...me, roles: [...new Set([...me.roles, 'streamer' as const])] };
+      const res = await b('contents').call<contents.CreatedChannel>('POST', '/channels', {
+        body: request.body,
+        user: asStreamer,
+      });
+      return reply.code(201).send(res.body);
+    },
+  );
+
+  // Go live: a stream on the caller's channel, started at once.
+  app.post(
+    '/me/streams',
+    { schema: { ...tag, body: StartStreamBody, response: { 201: contents.Stream } } },
+    async (request, reply) => {
+      const me = loggedIn(request);
+      const channel = await b('contents').get<contents.Channel>(`/channels/by-owner/${me.id}`, { user: me });
+      const created = await b('contents').call<contents.Stream>('POST', `/channels/${channel.id}/streams`, {
+        body: request.body,
+        user: me,
+      });
+      const started = await b('contents').call<contents.Stream>('POST', `/streams/${created.body.id}/start`, {
+        user: me,
+      });
+      return reply.code(201).send(started.body);
+    },
+  );
+
+  app.post(
+    '/streams/:id/end',
+    { schema: { ...tag, params: contents.IdParams, response: { 200: contents.Stream } } },
+    async (request) => {
+      const me = loggedIn(request);
+      return (await b('contents').call<contents.Stream>('POST', `/streams/${request.params.id}/end`, { user: me }))
+        .body;
+    },
+  );
+
+  app.post(
+    '/me/points/purchases',
+    { schema: { ...tag, headers: IdempotencyHeaders, body: BuyPointsBody, response: { 201: point.Purchase } } },
+    async (request, reply) => {
+      const me = loggedIn(request);
+      const key = idempotencyKey(request);
+      const res = await b('point').call<point.Purchase>('POST', '/purchases', {
+        body: { userId: me.id, ...request.body },
+        user: me,
+        headers: { 'idempotency-key': key },
+      });
+      return reply.code(201).send(res.body);
+    },
+  );
+
+  app.get(
+    '/me/points/history',
+    { schema: { ...tag, querystring: point.HistoryQuery, response: { 200: point.HistoryPage } } },
+    async (request) => {
+      const me = loggedIn(request);
+      return b('point').get<point.HistoryPage>(`/wallets/${me.id}/history`, { query: request.query, user: me });
+    },
+  );
+
+  app.get('/me/points', { schema: { ...tag, response: { 200: point.Wallet } } }, async (request) => {
+    const me = loggedIn(request);
+    return b('point').get<point.Wallet>(`/wallets/${me.id}`, { user: me });
+  });
+
+  app.post(
+    '/streams/:streamId/stamps',
+    {
+      schema: {
+        ...tag,
+        headers: IdempotencyHeaders,
+        params: stamp.StreamParams,
+        body: stamp.SendStampBody,
+        response: { 201: stamp.SentStamp, 200: stamp.SentStamp },
+      },
+    },
+    async (request, reply) => {
+      const me = loggedIn(request);
+      const key = idempotencyKey(request);
+      const res = await b('stamp').call<stamp.SentStamp>('POST', `/streams/${request.params.streamId}/stamps`, {
+        body: request.body,
+        user: me,
+        headers: { 'idempotency-key': key },
+      });
+      return reply.code(res.status as 200 | 201).send(res.body);
+    },
+  );
+
+  // Clients fetch the catalog once: its version is the ETag, and a matching If-None-Match gets 304.
+  app.get(
+    '/stamps/catalog',
+    { schema: { ...tag, response: { 200: stamp.Catalog, 304: Type.Null() } } },
+    async (request, reply) => {
+      const catalog = await b('stamp').get<stamp.Catalog>('/catalog');
+      const etag = `"${catalog.version}"`;
+      reply.header('etag', etag).header('cache-control', 'public, max-age=60');
+      if (request.headers['if-none-match'] === etag) return reply.code(304).send(null);
+      return catalog;
+    },
+  );
 }

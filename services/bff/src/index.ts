@@ -1,31 +1,129 @@
-import { defineService } from '@livehouse/kit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import {
+  createBackendMetrics,
+  defineService,
+  MemoryRateLimiter,
+  RedisRateLimiter,
+  ResilientBackend,
+  rateLimited,
+} from '@livehouse/kit';
 import type { JSONWebKeySet } from 'jose';
+import { Counter } from 'prom-client';
+import { Type } from 'typebox';
 import { AccessTokenVerifier } from './access-token.ts';
 import { commandRoutes } from './commands.routes.ts';
+import { SectionCache } from './compose.ts';
+import { viewRoutes } from './views.routes.ts';
 
 /** Client prefixes: one per client type. Views differ per client; commands are shared. */
 export const CLIENTS = ['app', 'web'] as const;
 
+const Limit = (max: number, windowMs: number) =>
+  Type.Object(
+    { max: Type.Integer({ minimum: 1, default: max }), windowMs: Type.Integer({ minimum: 100, default: windowMs }) },
+    { default: {}, additionalProperties: false },
+  );
+
+const BackendOverrides = Type.Object(
+  {
+    timeoutMs: Type.Optional(Type.Integer({ minimum: 1 })),
+    breakerFailures: Type.Optional(Type.Integer({ minimum: 1 })),
+    halfOpenAfterMs: Type.Optional(Type.Integer({ minimum: 10 })),
+    maxConcurrent: Type.Optional(Type.Integer({ minimum: 1 })),
+    maxQueued: Type.Optional(Type.Integer({ minimum: 0 })),
+    retryRatio: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+  },
+  { additionalProperties: false },
+);
+
+const config = {
+  bff: Type.Object(
+    {
+      /** Every view answers within this budget; it is passed to backends as their deadline. */
+      requestBudgetMs: Type.Integer({ minimum: 50, default: 800 }),
+      /** Resilience per backend, overriding the defaults (breaker after 5 failures, half-open after 2 s, …). */
+      backends: Type.Record(Type.String(), BackendOverrides, { default: {} }),
+      rateLimit: Type.Object(
+        { perIp: Limit(600, 60_000), perUser: Limit(600, 60_000) },
+        { default: {}, additionalProperties: false },
+      ),
+      /** Serve the OpenAPI document at /docs/json and Swagger UI at /docs. */
+      docs: Type.Boolean({ default: true }),
+    },
+    { default: {}, additionalProperties: false },
+  ),
+};
+
 /** The backend for frontends: the only public entry of the platform. */
 export const bffService = defineService({
   name: 'bff',
-  config: {},
-  dependsOn: ['auth', 'user'],
+  config,
+  dependsOn: ['auth', 'user', 'contents', 'stamp', 'point'],
   public: true,
   routes: async (app, ctx) => {
-    const clients = { auth: ctx.clients.auth!, user: ctx.clients.user! };
-    const verifier = new AccessTokenVerifier(() => clients.auth.get<JSONWebKeySet>('/.well-known/jwks.json'));
+    const own = ctx.config.bff;
+    const backendMetrics = createBackendMetrics(ctx.metrics.registry);
+    const backends = new Map(
+      Object.entries(ctx.clients).map(([name, client]) => [
+        name,
+        new ResilientBackend(client, own.backends[name] ?? {}, backendMetrics),
+      ]),
+    );
+    const degradedCounter = new Counter({
+      name: 'bff_degraded_sections_total',
+      help: 'View sections answered from a last known value or a default, by view and section',
+      labelNames: ['view', 'section'],
+      registers: [ctx.metrics.registry],
+    });
+    const auth = backends.get('auth')!;
+    const verifier = new AccessTokenVerifier(() => auth.get<JSONWebKeySet>('/.well-known/jwks.json'));
+    const limiter = ctx.redis ? new RedisRateLimiter(ctx.redis) : new MemoryRateLimiter();
 
-    // Every request: an access token, when sent, must be valid; without one the caller is anonymous.
+    if (own.docs) {
+      await app.register(swagger, {
+        openapi: {
+          info: {
+            title: 'livehouse public API',
+            version: '1',
+            description: 'The BFF: /app/v1 for the native app, /web/v1 for the PC web.',
+          },
+          components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+        },
+      });
+      await app.register(swaggerUi, { routePrefix: '/docs' });
+    }
+
+    // Every request: rate limits by IP and by user; an access token, when sent, must be valid.
     app.addHook('onRequest', async (request) => {
+      if (request.url.startsWith('/docs')) return;
+      const byIp = await limiter.hit(`bff:ip:${request.ip}`, own.rateLimit.perIp);
+      if (!byIp.allowed) throw rateLimited(byIp, 'requests from your address');
       const authorization = request.headers.authorization;
       request.caller = authorization
         ? { service: 'bff', user: await verifier.verify(authorization) }
         : { service: 'bff' };
+      if (request.caller.user) {
+        const byUser = await limiter.hit(`bff:user:${request.caller.user.id}`, own.rateLimit.perUser);
+        if (!byUser.allowed) throw rateLimited(byUser, 'requests from your account');
+      }
     });
 
+    const cache = new SectionCache();
     for (const client of CLIENTS) {
-      await app.register(async (scope) => commandRoutes(scope as typeof app, clients), { prefix: `/${client}/v1` });
+      await app.register(
+        async (scope) => {
+          await commandRoutes(scope as typeof app, backends);
+          await viewRoutes(scope as typeof app, {
+            client,
+            backends,
+            budgetMs: own.requestBudgetMs,
+            cache,
+            degradedCounter,
+          });
+        },
+        { prefix: `/${client}/v1` },
+      );
     }
   },
 });

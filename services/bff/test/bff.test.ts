@@ -1,7 +1,10 @@
 import { createPrivateKey } from 'node:crypto';
 import { authService } from '@livehouse/auth';
+import { contentsService } from '@livehouse/contents';
 import { auth } from '@livehouse/contracts';
 import { dbKinds, startTestPlatform, type TestPlatform } from '@livehouse/kit/testing';
+import { pointService } from '@livehouse/point';
+import { stampService } from '@livehouse/stamp';
 import { userService } from '@livehouse/user';
 import fc from 'fast-check';
 import { SignJWT } from 'jose';
@@ -27,7 +30,10 @@ describe.each(dbKinds)('bff commands on %s', (kind) => {
   let bob: { id: string; token: string };
 
   beforeAll(async () => {
-    p = await startTestPlatform([userService, authService, bffService], kind);
+    p = await startTestPlatform(
+      [userService, authService, contentsService, pointService, stampService, bffService],
+      kind,
+    );
     api = `${p.url('bff')}/web/v1`;
     const signUp = async (handle: string) => {
       const res = await json('POST', '/auth/signup', {

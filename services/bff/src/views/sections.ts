@@ -1,0 +1,104 @@
+import type { contents, point, stamp, user } from '@livehouse/contracts';
+import type { Section, SectionContext } from '../compose.ts';
+
+/** Sections more than one view uses. Timeouts are per backend call; the request budget caps them all. */
+
+const emptyPage = { items: [], nextCursor: null };
+const me = (ctx: SectionContext) => ctx.user!.id;
+const loggedIn = (ctx: SectionContext) => ctx.user !== undefined;
+/** Calls made on behalf of the viewer carry them; public reads do not, so they coalesce and cache. */
+const asViewer = (ctx: SectionContext) => (ctx.user ? { user: ctx.user } : {});
+const opts = (ctx: SectionContext, timeoutMs: number) => ({ deadline: ctx.deadline, timeoutMs });
+
+export const wallet: Section<point.Wallet | null> = {
+  backend: 'point',
+  timeoutMs: 250,
+  fallback: null,
+  when: loggedIn,
+  fetch: (ctx) => ctx.backend('point').get(`/wallets/${me(ctx)}`, { ...opts(ctx, 250), user: ctx.user! }),
+};
+
+export const catalogVersion: Section<{ version: string } | null> = {
+  backend: 'stamp',
+  timeoutMs: 200,
+  fallback: null,
+  cache: { key: () => 'v', ttlMs: 5000 },
+  fetch: (ctx) => ctx.backend('stamp').get('/catalog/version', opts(ctx, 200)),
+};
+
+export const catalog: Section<stamp.Catalog | null> = {
+  backend: 'stamp',
+  timeoutMs: 300,
+  fallback: null,
+  cache: { key: () => 'all', ttlMs: 5000 },
+  fetch: (ctx) => ctx.backend('stamp').get('/catalog', opts(ctx, 300)),
+};
+
+export const liveNow: Section<contents.StreamPage> = {
+  backend: 'contents',
+  timeoutMs: 300,
+  fallback: emptyPage,
+  cache: { key: () => 'top', ttlMs: 1000 },
+  fetch: (ctx) => ctx.backend('contents').get('/streams/live', { ...opts(ctx, 300), query: { limit: 50 } }),
+};
+
+export const featured: Section<contents.StreamPage> = {
+  backend: 'contents',
+  timeoutMs: 300,
+  fallback: emptyPage,
+  cache: { key: () => 'top', ttlMs: 5000 },
+  fetch: (ctx) => ctx.backend('contents').get('/streams/featured', { ...opts(ctx, 300), query: { limit: 10 } }),
+};
+
+export const following: Section<user.FollowPage> = {
+  backend: 'user',
+  timeoutMs: 250,
+  fallback: emptyPage,
+  when: loggedIn,
+  fetch: (ctx) =>
+    ctx
+      .backend('user')
+      .get(`/users/${me(ctx)}/following`, { ...opts(ctx, 250), query: { limit: 100 }, ...asViewer(ctx) }),
+};
+
+/** One batch lookup for every user a view mentions: never one call per item. */
+export function profilesOf(
+  dependsOn: string[],
+  ids: (results: Record<string, unknown>) => (string | undefined)[],
+): Section<Record<string, user.Profile>> {
+  return {
+    backend: 'user',
+    timeoutMs: 250,
+    fallback: {},
+    dependsOn,
+    fetch: async (ctx) => {
+      const unique = [...new Set(ids(ctx.results).filter((id): id is string => id !== undefined))].slice(0, 100);
+      if (unique.length === 0) return {};
+      const list = await ctx.backend('user').get<user.ProfileList>('/users', {
+        ...opts(ctx, 250),
+        query: { ids: unique.join(',') },
+      });
+      return Object.fromEntries(list.items.map((p) => [p.id, p]));
+    },
+  };
+}
+
+export const viewerFollows = (
+  dependsOn: string,
+  ownerOf: (result: unknown) => string | undefined,
+): Section<boolean> => ({
+  backend: 'user',
+  timeoutMs: 200,
+  fallback: false,
+  dependsOn: [dependsOn],
+  when: (ctx) =>
+    loggedIn(ctx) && ownerOf(ctx.results[dependsOn]) !== undefined && ownerOf(ctx.results[dependsOn]) !== me(ctx),
+  fetch: async (ctx) => {
+    const target = ownerOf(ctx.results[dependsOn]);
+    const state = await ctx.backend('user').get<user.FollowState>(`/users/${me(ctx)}/following/${target}`, {
+      ...opts(ctx, 200),
+      user: ctx.user!,
+    });
+    return state.following;
+  },
+});

@@ -1,0 +1,149 @@
+import type { contents, stamp, user } from '@livehouse/contracts';
+import type { Sections } from '../compose.ts';
+import * as s from './sections.ts';
+
+type Page<T> = { items: T[]; nextCursor: string | null };
+const streamsIn = (...pages: unknown[]) => pages.flatMap((p) => (p as Page<contents.Stream>).items);
+
+/**
+ * Every view of the BFF, as data: its sections, their backends, timeouts, fallbacks and what is
+ * required. The client shapes (./shapes.ts) turn the same sections into app and web answers.
+ */
+export const views = {
+  home: {
+    liveNow: s.liveNow,
+    featured: s.featured,
+    following: s.following,
+    catalogVersion: s.catalogVersion,
+    wallet: s.wallet,
+    streamers: s.profilesOf(['liveNow', 'featured'], (r) => streamsIn(r.liveNow, r.featured).map((x) => x.ownerId)),
+  },
+
+  stream: {
+    stream: {
+      backend: 'contents',
+      timeoutMs: 300,
+      required: true,
+      fallback: null,
+      fetch: (ctx) =>
+        ctx
+          .backend('contents')
+          .get<contents.Stream>(`/streams/${ctx.params.id}`, { deadline: ctx.deadline, timeoutMs: 300 }),
+    },
+    channel: {
+      backend: 'contents',
+      timeoutMs: 250,
+      fallback: null,
+      dependsOn: ['stream'],
+      fetch: (ctx) =>
+        ctx
+          .backend('contents')
+          .get<contents.Channel>(`/channels/${(ctx.results.stream as contents.Stream).channelId}`, {
+            deadline: ctx.deadline,
+            timeoutMs: 250,
+          }),
+    },
+    streamer: {
+      backend: 'user',
+      timeoutMs: 250,
+      fallback: null,
+      dependsOn: ['stream'],
+      fetch: (ctx) =>
+        ctx.backend('user').get<user.Profile>(`/users/${(ctx.results.stream as contents.Stream).ownerId}`, {
+          deadline: ctx.deadline,
+          timeoutMs: 250,
+        }),
+    },
+    viewerFollows: s.viewerFollows('stream', (r) => (r as contents.Stream | null)?.ownerId),
+    catalog: s.catalog,
+    supporters: {
+      backend: 'stamp',
+      timeoutMs: 250,
+      fallback: { items: [] },
+      fetch: (ctx) =>
+        ctx.backend('stamp').get<stamp.SupporterList>(`/streams/${ctx.params.id}/supporters`, {
+          deadline: ctx.deadline,
+          timeoutMs: 250,
+          query: { limit: 10 },
+        }),
+    },
+    supporterProfiles: s.profilesOf(['supporters'], (r) =>
+      (r.supporters as stamp.SupporterList).items.map((x) => x.userId),
+    ),
+    wallet: s.wallet,
+  },
+
+  channel: {
+    channel: {
+      backend: 'contents',
+      timeoutMs: 300,
+      required: true,
+      fallback: null,
+      fetch: (ctx) =>
+        ctx
+          .backend('contents')
+          .get<contents.Channel>(`/channels/${ctx.params.id}`, { deadline: ctx.deadline, timeoutMs: 300 }),
+    },
+    streamer: {
+      backend: 'user',
+      timeoutMs: 250,
+      fallback: null,
+      dependsOn: ['channel'],
+      fetch: (ctx) =>
+        ctx.backend('user').get<user.Profile>(`/users/${(ctx.results.channel as contents.Channel).ownerId}`, {
+          deadline: ctx.deadline,
+          timeoutMs: 250,
+        }),
+    },
+    liveStream: {
+      backend: 'contents',
+      timeoutMs: 250,
+      fallback: null,
+      dependsOn: ['channel'],
+      when: (ctx) => (ctx.results.channel as contents.Channel).liveStreamId !== null,
+      fetch: (ctx) =>
+        ctx
+          .backend('contents')
+          .get<contents.Stream>(`/streams/${(ctx.results.channel as contents.Channel).liveStreamId}`, {
+            deadline: ctx.deadline,
+            timeoutMs: 250,
+          }),
+    },
+    archives: {
+      backend: 'contents',
+      timeoutMs: 300,
+      fallback: { items: [], nextCursor: null },
+      fetch: (ctx) =>
+        ctx.backend('contents').get<contents.StreamPage>(`/channels/${ctx.params.id}/archives`, {
+          deadline: ctx.deadline,
+          timeoutMs: 300,
+          query: { limit: 20 },
+        }),
+    },
+    viewerFollows: s.viewerFollows('channel', (r) => (r as contents.Channel | null)?.ownerId),
+  },
+
+  profile: {
+    profile: {
+      backend: 'user',
+      timeoutMs: 250,
+      required: true,
+      fallback: null,
+      fetch: (ctx) =>
+        ctx.backend('user').get<user.Profile>(`/users/${ctx.params.id}`, { deadline: ctx.deadline, timeoutMs: 250 }),
+    },
+    channel: {
+      backend: 'contents',
+      timeoutMs: 250,
+      fallback: null,
+      fetch: (ctx) =>
+        ctx.backend('contents').get<contents.Channel>(`/channels/by-owner/${ctx.params.id}`, {
+          deadline: ctx.deadline,
+          timeoutMs: 250,
+        }),
+    },
+    viewerFollows: s.viewerFollows('profile', (r) => (r as user.Profile | null)?.id),
+  },
+} satisfies Record<string, Sections>;
+
+export type ViewName = keyof typeof views;

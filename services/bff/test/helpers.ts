@@ -1,0 +1,92 @@
+import { authService } from '@livehouse/auth';
+import { contentsService } from '@livehouse/contents';
+import type { DbKind, TestPlatform } from '@livehouse/kit/testing';
+import { startTestPlatform } from '@livehouse/kit/testing';
+import { pointService } from '@livehouse/point';
+import { stampService } from '@livehouse/stamp';
+import { userService } from '@livehouse/user';
+import { bffService } from '../src/index.ts';
+
+export const backendDefinitions = [userService, authService, contentsService, pointService, stampService];
+
+export function startBff(kind: DbKind, config?: (name: string) => Record<string, unknown>) {
+  return startTestPlatform([...backendDefinitions, bffService], kind, config ? { config } : {});
+}
+
+/** A small HTTP client for the public API. */
+export function publicApi(base: string) {
+  return async (
+    method: string,
+    path: string,
+    options: { body?: unknown; token?: string; headers?: Record<string, string> } = {},
+  ) => {
+    const res = await fetch(base + path, {
+      method,
+      headers: {
+        ...(options.body !== undefined && { 'content-type': 'application/json' }),
+        ...(options.token && { authorization: `Bearer ${options.token}` }),
+        ...options.headers,
+      },
+      ...(options.body !== undefined && {
+        body: typeof options.body === 'string' ? options.body : JSON.stringify(options.body),
+      }),
+    });
+    const text = await res.text();
+    // biome-ignore lint/suspicious/noExplicitAny: tests assert the shape
+    return { status: res.status, headers: res.headers, body: (text ? JSON.parse(text) : undefined) as any };
+  };
+}
+
+export interface World {
+  streamer: { id: string; token: string };
+  viewer: { id: string; token: string };
+  streamId: string;
+  channelId: string;
+}
+
+/** A streamer live on a channel, and a viewer who follows them, bought points and sent a paid stamp. */
+export async function buildWorld(p: TestPlatform): Promise<World> {
+  const api = publicApi(`${p.url('bff')}/web/v1`);
+  const signUp = async (handle: string) => {
+    const res = await api('POST', '/auth/signup', {
+      body: { handle, email: `${handle}@example.com`, password: 'long-enough-secret' },
+    });
+    if (res.status !== 201) throw new Error(`signup ${handle}: ${res.status} ${JSON.stringify(res.body)}`);
+    return {
+      id: res.body.account.id as string,
+      token: res.body.tokens.accessToken as string,
+      refresh: res.body.tokens.refreshToken as string,
+    };
+  };
+  const s = await signUp('streamer1');
+  const channel = await api('POST', '/me/channel', { token: s.token, body: { title: 'Speedruns all day' } });
+  if (channel.status !== 201) throw new Error(`channel: ${channel.status} ${JSON.stringify(channel.body)}`);
+  const refreshed = await api('POST', '/auth/refresh', { body: { refreshToken: s.refresh } });
+  const streamerToken = refreshed.body.tokens.accessToken as string;
+  const live = await api('POST', '/me/streams', { token: streamerToken, body: { title: 'Any% attempts' } });
+  if (live.status !== 201) throw new Error(`go live: ${live.status} ${JSON.stringify(live.body)}`);
+  const v = await signUp('viewer1');
+  await api('PUT', `/me/following/${s.id}`, { token: v.token });
+  const bought = await api('POST', '/me/points/purchases', {
+    token: v.token,
+    headers: { 'idempotency-key': 'buy-1' },
+    body: { amount: 500, paymentId: 'pay_1' },
+  });
+  if (bought.status !== 201) throw new Error(`buy: ${bought.status} ${JSON.stringify(bought.body)}`);
+  const catalog = await api('GET', '/stamps/catalog');
+  const paid = (catalog.body.items as { id: string; price: number; channelId: string | null }[]).find(
+    (x) => x.price > 0 && x.price <= 100 && x.channelId === null,
+  );
+  const sent = await api('POST', `/streams/${live.body.id}/stamps`, {
+    token: v.token,
+    headers: { 'idempotency-key': 'stamp-1' },
+    body: { stampId: paid?.id },
+  });
+  if (sent.status !== 201) throw new Error(`stamp: ${sent.status} ${JSON.stringify(sent.body)}`);
+  return {
+    streamer: { id: s.id, token: streamerToken },
+    viewer: { id: v.id, token: v.token },
+    streamId: live.body.id,
+    channelId: channel.body.channel.id,
+  };
+}
