@@ -8,6 +8,7 @@ import {
   requireUser,
   type ServiceApp,
   toPage,
+  writeEvent,
 } from '@livehouse/kit';
 import type { Kysely } from 'kysely';
 import type { Static } from 'typebox';
@@ -90,7 +91,10 @@ export async function userRoutes(app: ServiceApp, db: Kysely<UserDatabase>) {
       await db
         .transaction()
         .execute(async (trx) => {
-          if (await repo.insertFollow(trx, id, targetId)) await repo.adjustFollowCounts(trx, id, targetId, 1);
+          if (await repo.insertFollow(trx, id, targetId)) {
+            await repo.adjustFollowCounts(trx, id, targetId, 1);
+            await writeEvent(trx, 'user.followed', followKey(id, targetId), { followerId: id, followeeId: targetId });
+          }
         })
         .catch((err) => {
           throw foreignKeyViolation(err) ? notFound('the user to follow') : err;
@@ -106,7 +110,10 @@ export async function userRoutes(app: ServiceApp, db: Kysely<UserDatabase>) {
       const { id, targetId } = request.params;
       requireSelfOrAdmin(request.caller, id);
       await db.transaction().execute(async (trx) => {
-        if (await repo.deleteFollow(trx, id, targetId)) await repo.adjustFollowCounts(trx, id, targetId, -1);
+        if (await repo.deleteFollow(trx, id, targetId)) {
+          await repo.adjustFollowCounts(trx, id, targetId, -1);
+          await writeEvent(trx, 'user.unfollowed', followKey(id, targetId), { followerId: id, followeeId: targetId });
+        }
       });
       return { following: false };
     },
@@ -146,6 +153,9 @@ async function followPage(
     nextCursor: page.nextCursor,
   };
 }
+
+/** One key per pair: a follow and the unfollow after it are delivered in that order. */
+const followKey = (followerId: string, followeeId: string) => `${followerId}:${followeeId}`;
 
 const pgCode = (err: unknown) => (err as { code?: string } | undefined)?.code;
 const uniqueViolation = (err: unknown) => pgCode(err) === '23505';

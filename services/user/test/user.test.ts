@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import type { OutboxDatabase } from '@livehouse/kit';
 import { dbKinds, startTestPlatform, type TestPlatform } from '@livehouse/kit/testing';
+import type { Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { userService } from '../src/index.ts';
 
@@ -34,6 +36,34 @@ describe.each(dbKinds)('user on %s', (kind) => {
     expect(followers.body.items.map((f: { user: { id: string } }) => f.user.id)).toEqual([a]);
     const profile = await p.call('user', 'GET', `/users/${b}`);
     expect(profile.body.followersCount).toBe(1);
+  });
+
+  it('when a user follows, unfollows and follows again, then those events are written in order and relayed', async () => {
+    const [a, , c] = ids as [string, string, string];
+    for (const method of ['PUT', 'DELETE', 'PUT', 'DELETE', 'DELETE']) {
+      const res = await p.call('user', method, `/users/${a}/following/${c}`, { user: { id: a } });
+      expect(res.status).toBe(200);
+    }
+    const db = p.services.get('user')?.built.database?.db as Kysely<OutboxDatabase>;
+    const rows = () =>
+      db
+        .selectFrom('outbox')
+        .select(['type', 'key', 'data', 'published_at'])
+        .where('key', '=', `${a}:${c}`)
+        .orderBy('seq')
+        .execute();
+    // The second DELETE changed nothing, so it wrote nothing.
+    expect((await rows()).map((r) => r.type)).toEqual([
+      'user.followed',
+      'user.unfollowed',
+      'user.followed',
+      'user.unfollowed',
+    ]);
+    expect((await rows())[0]?.data).toEqual({ followerId: a, followeeId: c });
+    // The relay publishes them shortly.
+    for (let i = 0; i < 100 && (await rows()).some((r) => r.published_at === null); i++)
+      await new Promise((r) => setTimeout(r, 20));
+    expect((await rows()).every((r) => r.published_at !== null)).toBe(true);
   });
 
   it('when the caller has no internal token, then 401 internal_token_missing', async () => {
