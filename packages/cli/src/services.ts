@@ -4,6 +4,7 @@ import { contentsService } from '@livehouse/contents';
 import type { AnyServiceDefinition } from '@livehouse/kit';
 import { pointService } from '@livehouse/point';
 import { stampService } from '@livehouse/stamp';
+import { thumbnailService } from '@livehouse/thumbnail';
 import { userService } from '@livehouse/user';
 
 /** Every service of the platform, and the loopback ports `livehouse up` gives each (API, admin). */
@@ -13,5 +14,6 @@ export const services: Record<string, { definition: AnyServiceDefinition; port: 
   point: { definition: pointService, port: 7005, adminPort: 9005 },
   contents: { definition: contentsService, port: 7003, adminPort: 9003 },
   stamp: { definition: stampService, port: 7004, adminPort: 9004 },
+  thumbnail: { definition: thumbnailService, port: 7008, adminPort: 9008 },
   bff: { definition: bffService, port: 8080, adminPort: 9080 },
 };

@@ -5,4 +5,5 @@ export * from './errors.ts';
 export * from './events.ts';
 export * as point from './point.ts';
 export * as stamp from './stamp.ts';
+export * as thumbnail from './thumbnail.ts';
 export * as user from './user.ts';

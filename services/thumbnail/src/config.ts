@@ -1,0 +1,95 @@
+import { type Static, Type } from 'typebox';
+
+const Quality = (value: number) => Type.Integer({ minimum: 1, maximum: 100, default: value });
+const MiB = 1024 * 1024;
+
+const FilesystemStorage = Type.Object(
+  {
+    kind: Type.Literal('filesystem'),
+    /** Relative paths resolve against the working directory (where `livehouse up` keeps `.livehouse/`). */
+    dir: Type.String({ minLength: 1, default: '.livehouse/thumbnails' }),
+  },
+  { additionalProperties: false },
+);
+
+/** Any S3-compatible store (AWS S3, MinIO, R2, …); the keys come from LIVEHOUSE_S3_* secrets. */
+const S3Storage = Type.Object(
+  {
+    kind: Type.Literal('s3'),
+    bucket: Type.String({ pattern: '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$' }),
+    /** e.g. https://s3.ap-northeast-1.amazonaws.com or http://minio:9000 */
+    endpoint: Type.String({ pattern: '^https?://[^/]+/?$' }),
+    region: Type.String({ minLength: 1, default: 'us-east-1' }),
+    /** Key prefix inside the bucket, e.g. `thumbnails/`. */
+    prefix: Type.String({ pattern: '^([a-z0-9._-]+/)*$', default: '' }),
+    /** `endpoint/bucket/key` (MinIO and most S3-compatible stores) rather than `bucket.endpoint/key`. */
+    forcePathStyle: Type.Boolean({ default: true }),
+    timeoutMs: Type.Integer({ minimum: 100, default: 5000 }),
+  },
+  { additionalProperties: false },
+);
+
+const Size = Type.Object(
+  { width: Type.Integer({ minimum: 16, maximum: 3840 }), height: Type.Integer({ minimum: 16, maximum: 2160 }) },
+  { additionalProperties: false },
+);
+
+/** The `thumbnail:` section of the service's config. */
+export const thumbnailConfig = {
+  thumbnail: Type.Object(
+    {
+      storage: Type.Union([FilesystemStorage, S3Storage], {
+        default: { kind: 'filesystem', dir: '.livehouse/thumbnails' },
+      }),
+      sizes: Type.Array(Size, {
+        minItems: 1,
+        maxItems: 8,
+        default: [
+          { width: 1280, height: 720 },
+          { width: 640, height: 360 },
+          { width: 320, height: 180 },
+        ],
+      }),
+      formats: Type.Array(Type.Union([Type.Literal('webp'), Type.Literal('jpeg')]), {
+        minItems: 1,
+        maxItems: 2,
+        uniqueItems: true,
+        default: ['webp', 'jpeg'],
+      }),
+      quality: Type.Object({ webp: Quality(80), jpeg: Quality(82) }, { default: {}, additionalProperties: false }),
+      upload: Type.Object(
+        {
+          maxBytes: Type.Integer({ minimum: 1024, maximum: 50 * MiB, default: 5 * MiB }),
+          /** Decompression bombs: a tiny file that claims a huge canvas is refused before decoding. */
+          maxPixels: Type.Integer({ minimum: 1, default: 40_000_000 }),
+          minWidth: Type.Integer({ minimum: 1, default: 160 }),
+          minHeight: Type.Integer({ minimum: 1, default: 90 }),
+        },
+        { default: {}, additionalProperties: false },
+      ),
+      /** A channel's `imageUrl` (from contents) is fetched when the channel uploaded no image. */
+      remoteImages: Type.Object(
+        {
+          enabled: Type.Boolean({ default: true }),
+          /** Off in production: refuses loopback, private and link-local addresses (SSRF). */
+          allowPrivateNetworks: Type.Boolean({ default: false }),
+          timeoutMs: Type.Integer({ minimum: 100, default: 5000 }),
+          maxBytes: Type.Integer({ minimum: 1024, maximum: 50 * MiB, default: 5 * MiB }),
+        },
+        { default: {}, additionalProperties: false },
+      ),
+      /** Prefix of the URLs in answers (e.g. the BFF's public image path); empty: paths on this service. */
+      publicBaseUrl: Type.String({ pattern: '^(https?://[^\\s]*[^/\\s]|/[^\\s]*[^/\\s])?$', default: '' }),
+      /** Thumbnail sets rendered at once; each holds a decoded source in memory. */
+      maxConcurrent: Type.Integer({ minimum: 1, maximum: 16, default: 2 }),
+    },
+    { default: {}, additionalProperties: false },
+  ),
+};
+
+export type ThumbnailConfig = Static<(typeof thumbnailConfig)['thumbnail']>;
+export type StorageConfig = ThumbnailConfig['storage'];
+export type S3StorageConfig = Static<typeof S3Storage>;
+export type Size = Static<typeof Size>;
+
+export const sizeName = (s: Size) => `${s.width}x${s.height}`;
