@@ -60,3 +60,10 @@ export const ofKind = (objects: K8sObject[], kind: string) => objects.filter((o)
 
 export const id = (o: K8sObject) =>
   `${o.kind}/${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name}`;
+
+/** The image's ENTRYPOINT (exec form), as the Dockerfile declares it. */
+export function dockerEntrypoint(dockerfile = readFileSync(join(repoRoot, 'deploy/docker/Dockerfile'), 'utf8')) {
+  const line = dockerfile.split('\n').findLast((l) => l.startsWith('ENTRYPOINT '));
+  if (!line) throw new Error('the Dockerfile has no ENTRYPOINT');
+  return JSON.parse(line.slice('ENTRYPOINT '.length)) as string[];
+}
