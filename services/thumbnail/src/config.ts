@@ -80,6 +80,19 @@ export const thumbnailConfig = {
       ),
       /** Prefix of the URLs in answers (e.g. the BFF's public image path); empty: paths on this service. */
       publicBaseUrl: Type.String({ pattern: '^(https?://[^\\s]*[^/\\s]|/[^\\s]*[^/\\s])?$', default: '' }),
+      /** The queue of `stream.started` work. */
+      jobs: Type.Object(
+        {
+          /** How often an idle worker looks for due jobs (a new event also wakes it). */
+          pollMs: Type.Integer({ minimum: 10, default: 1000 }),
+          /** A job held longer than this (a crashed worker) is taken by another. */
+          leaseMs: Type.Integer({ minimum: 1000, default: 60000 }),
+          maxAttempts: Type.Integer({ minimum: 1, maximum: 20, default: 5 }),
+          /** First retry delay; it doubles with each attempt. */
+          retryBaseMs: Type.Integer({ minimum: 1, default: 2000 }),
+        },
+        { default: {}, additionalProperties: false },
+      ),
       /** Thumbnail sets rendered at once; each holds a decoded source in memory. */
       maxConcurrent: Type.Integer({ minimum: 1, maximum: 16, default: 2 }),
     },

@@ -1,4 +1,5 @@
-import type { ColumnType, Selectable } from 'kysely';
+import type { ProcessedEventsDatabase } from '@livehouse/kit';
+import type { ColumnType, Generated, Selectable } from 'kysely';
 
 /** The channel's uploaded image, re-encoded; the bytes live in object storage under `storage_key`. */
 export interface ChannelImagesTable {
@@ -26,10 +27,25 @@ export interface ThumbnailsTable {
   generated_at: ColumnType<Date, Date, never>;
 }
 
-export interface ThumbnailDatabase {
+/** A `stream.started` waiting for its thumbnails; at most one per stream (a newer event replaces it). */
+export interface JobsTable {
+  stream_id: string;
+  channel_id: string;
+  title: string;
+  event_id: string;
+  attempts: Generated<number>;
+  run_after: ColumnType<Date, Date | undefined, Date>;
+  /** While a worker holds the job; a crashed worker's job is taken again after this. */
+  locked_until: Date | null;
+  last_error: string | null;
+}
+
+export interface ThumbnailDatabase extends ProcessedEventsDatabase {
   channel_images: ChannelImagesTable;
   thumbnails: ThumbnailsTable;
+  jobs: JobsTable;
 }
 
 export type ThumbnailRow = Selectable<ThumbnailsTable>;
 export type ChannelImageRow = Selectable<ChannelImagesTable>;
+export type JobRow = Selectable<JobsTable>;

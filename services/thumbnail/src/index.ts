@@ -1,8 +1,11 @@
-import { defineService } from '@livehouse/kit';
+import { defineService, type ServiceContext } from '@livehouse/kit';
 import { thumbnailConfig } from './config.ts';
 import type { ThumbnailDatabase } from './db.ts';
+import * as jobs from './jobs.repository.ts';
+import { JobWorker } from './jobs.worker.ts';
 import { PendingWork, Semaphore } from './limit.ts';
 import * as init from './migrations/0001_thumbnails.ts';
+import * as streamStartedJobs from './migrations/0002_stream_started_jobs.ts';
 import { RemoteImageFetcher } from './remote-image.ts';
 import { createStorage } from './storage/storage.ts';
 import { thumbnailRoutes } from './thumbnail.routes.ts';
@@ -10,29 +13,57 @@ import type { ThumbnailDeps } from './thumbnail.service.ts';
 
 export { generate, onStreamStarted, type StreamFacts, type ThumbnailDeps } from './thumbnail.service.ts';
 
-/** Stream thumbnails in standard sizes, WebP and JPEG, from the channel's image or a generated card. */
-export const thumbnailService = defineService<typeof thumbnailConfig, ThumbnailDatabase>({
-  name: 'thumbnail',
-  config: thumbnailConfig,
-  migrations: { '0001_thumbnails': init },
-  dependsOn: ['contents'],
-  routes: async (app, ctx) => {
+type Ctx = ServiceContext<typeof thumbnailConfig, ThumbnailDatabase>;
+
+// Routes, the worker and the event handler of one running instance share its storage and limits.
+const instances = new WeakMap<Ctx, { deps: ThumbnailDeps; worker?: JobWorker }>();
+
+function instance(ctx: Ctx) {
+  let found = instances.get(ctx);
+  if (!found) {
     const config = ctx.config.thumbnail;
-    const remote = config.remoteImages.enabled ? new RemoteImageFetcher(config.remoteImages) : undefined;
     const deps: ThumbnailDeps = {
       db: ctx.db,
       storage: createStorage(config.storage, ctx.config.secrets),
       config,
       contents: ctx.clients.contents as ThumbnailDeps['contents'],
-      remote,
+      remote: config.remoteImages.enabled ? new RemoteImageFetcher(config.remoteImages) : undefined,
       log: ctx.log,
       renders: new Semaphore(config.maxConcurrent),
       pending: new PendingWork(),
     };
+    found = { deps };
+    instances.set(ctx, found);
+  }
+  return found;
+}
+
+/** Stream thumbnails in standard sizes, WebP and JPEG, from the channel's image or a generated card. */
+export const thumbnailService = defineService<typeof thumbnailConfig, ThumbnailDatabase>({
+  name: 'thumbnail',
+  config: thumbnailConfig,
+  migrations: { '0001_thumbnails': init, '0002_stream_started_jobs': streamStartedJobs },
+  dependsOn: ['contents'],
+  routes: async (app, ctx) => {
+    const { deps } = instance(ctx);
     app.addHook('onClose', async () => {
       await deps.pending.drain();
-      await remote?.close();
+      await deps.remote?.close();
     });
     await thumbnailRoutes(app, deps);
+  },
+  // The handler only queues (it runs in the transaction that marks the event processed); the worker renders.
+  consumes: {
+    'stream.started': async (trx, event, ctx) => {
+      const { streamId, channelId, title } = event.data;
+      await jobs.enqueue(trx, { streamId, channelId, title, eventId: event.id });
+      instance(ctx).worker?.nudge();
+    },
+  },
+  background: async (ctx) => {
+    const found = instance(ctx);
+    const worker = new JobWorker(found.deps, ctx.config.thumbnail.jobs, ctx.metrics).start();
+    found.worker = worker;
+    return { stop: () => worker.stop() };
   },
 });

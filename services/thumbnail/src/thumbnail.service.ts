@@ -1,4 +1,4 @@
-import type { contents, EventEnvelope, thumbnail } from '@livehouse/contracts';
+import type { contents, EventData, thumbnail } from '@livehouse/contracts';
 import { AppError, type Caller, type ServiceClient } from '@livehouse/kit';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
@@ -88,9 +88,12 @@ export async function generate(deps: ThumbnailDeps, facts: StreamFacts): Promise
   return toStreamThumbnails(config, rows)[0] as thumbnail.StreamThumbnails;
 }
 
-/** Consumer of `stream.started`: facts from contents, or from the event alone when contents cannot answer. */
-export async function onStreamStarted(deps: ThumbnailDeps, event: EventEnvelope<'stream.started'>) {
-  const { streamId, channelId, title } = event.data;
+/** For a `stream.started` event: facts from contents, or from the event alone when contents cannot answer. */
+export async function onStreamStarted(
+  deps: ThumbnailDeps,
+  event: Pick<EventData<'stream.started'>, 'streamId' | 'channelId' | 'title'>,
+) {
+  const { streamId, channelId, title } = event;
   let facts: StreamFacts;
   try {
     facts = await streamFacts(deps, streamId);

@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { contentsService } from '@livehouse/contents';
+import type { EventData, EventEnvelope } from '@livehouse/contracts';
+import { InProcessEventBus, type OutboxDatabase } from '@livehouse/kit';
 import { dbKinds, startTestPlatform, type TestBody, type TestPlatform } from '@livehouse/kit/testing';
 import type { Kysely } from 'kysely';
 import sharp from 'sharp';
@@ -38,13 +40,22 @@ describe.each(dbKinds)('thumbnail on %s', (kind) => {
   let categoryId: string;
   let imageServer: Server;
   let imageServerUrl: string;
+  let bus: InProcessEventBus;
 
   beforeAll(async () => {
+    bus = new InProcessEventBus();
     dir = join(tmpdir(), `livehouse-thumbs-${randomUUID()}`);
     p = await startTestPlatform([contentsService, thumbnailService], kind, {
+      bus,
       config: (name) =>
         name === 'thumbnail'
-          ? { thumbnail: { storage: { kind: 'filesystem', dir }, remoteImages: { allowPrivateNetworks: true } } }
+          ? {
+              thumbnail: {
+                storage: { kind: 'filesystem', dir },
+                remoteImages: { allowPrivateNetworks: true },
+                jobs: { pollMs: 50, retryBaseMs: 20 },
+              },
+            }
           : {},
     });
     db = p.services.get('thumbnail')!.built.database!.db as Kysely<ThumbnailDatabase>;
@@ -65,8 +76,38 @@ describe.each(dbKinds)('thumbnail on %s', (kind) => {
   });
   afterAll(async () => {
     await p?.close();
+    await bus?.close();
     imageServer?.close();
   });
+
+  /** The `stream.started` contents wrote to its outbox, as the relay puts it on the bus. */
+  async function startedEvent(streamId: string): Promise<EventEnvelope<'stream.started'>> {
+    const contentsDb = p.services.get('contents')!.built.database!.db as Kysely<OutboxDatabase>;
+    const row = await contentsDb
+      .selectFrom('outbox')
+      .selectAll()
+      .where('type', '=', 'stream.started')
+      .where('key', '=', streamId)
+      .executeTakeFirstOrThrow();
+    return {
+      id: row.event_id,
+      type: 'stream.started',
+      source: 'contents',
+      key: row.key,
+      occurredAt: row.occurred_at.toISOString(),
+      data: row.data as EventData<'stream.started'>,
+    };
+  }
+
+  /** Polls until the stream has thumbnails (the worker runs them shortly after the event). */
+  async function waitForThumbnails(streamId: string) {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const res = await p.call('thumbnail', 'GET', `/streams/${streamId}/thumbnails`);
+      if (res.status === 200 || Date.now() > deadline) return res;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
 
   const generate = (streamId: string, user: { id: string; roles: ('viewer' | 'streamer' | 'admin')[] }, body = {}) =>
     p.call('thumbnail', 'POST', `/streams/${streamId}/thumbnails`, { user, body });
@@ -92,6 +133,52 @@ describe.each(dbKinds)('thumbnail on %s', (kind) => {
       }
     }
   }
+
+  describe('on stream.started', () => {
+    it('when a stream starts, then its thumbnails appear in every size and both formats and are served', async () => {
+      const { streamId } = await liveStream(p, { title: 'Ranked grind', categoryId });
+      await bus.publish([await startedEvent(streamId)]);
+      const res = await waitForThumbnails(streamId);
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ streamId, source: 'card' });
+      await expectFullSet(res.body);
+    });
+
+    it('when the same event is delivered three times, then it is applied once and its job is gone', async () => {
+      const { streamId } = await liveStream(p);
+      const event = await startedEvent(streamId);
+      await bus.publish([event, event, event]);
+      expect((await waitForThumbnails(streamId)).status).toBe(200);
+      const processed = await db.selectFrom('processed_events').selectAll().where('event_id', '=', event.id).execute();
+      expect(processed).toHaveLength(1);
+      expect(await db.selectFrom('jobs').selectAll().where('stream_id', '=', streamId).execute()).toEqual([]);
+      expect(await filesUnder(join(dir, 'streams', streamId))).toHaveLength(6);
+    });
+
+    it('when contents does not know the stream, then the card is made from the event alone', async () => {
+      const streamId = randomUUID();
+      await bus.publish([
+        {
+          id: randomUUID(),
+          type: 'stream.started',
+          source: 'contents',
+          key: streamId,
+          occurredAt: new Date().toISOString(),
+          data: {
+            streamId,
+            channelId: randomUUID(),
+            ownerId: randomUUID(),
+            title: 'From the event',
+            categoryId: null,
+            startedAt: new Date().toISOString(),
+          },
+        },
+      ]);
+      const res = await waitForThumbnails(streamId);
+      expect(res.status).toBe(200);
+      expect(res.body.source).toBe('card');
+    });
+  });
 
   describe('generation', () => {
     it('when a started stream gets thumbnails on demand, then every size exists in both formats and is served', async () => {
