@@ -5,6 +5,7 @@ import type { AnyServiceDefinition } from '@livehouse/kit';
 import { pointService } from '@livehouse/point';
 import { stampService } from '@livehouse/stamp';
 import { thumbnailService } from '@livehouse/thumbnail';
+import { timelineService } from '@livehouse/timeline';
 import { userService } from '@livehouse/user';
 
 /** Every service of the platform, and the loopback ports `livehouse up` gives each (API, admin). */
@@ -14,6 +15,7 @@ export const services: Record<string, { definition: AnyServiceDefinition; port: 
   point: { definition: pointService, port: 7005, adminPort: 9005 },
   contents: { definition: contentsService, port: 7003, adminPort: 9003 },
   stamp: { definition: stampService, port: 7004, adminPort: 9004 },
+  timeline: { definition: timelineService, port: 7006, adminPort: 9006 },
   thumbnail: { definition: thumbnailService, port: 7008, adminPort: 9008 },
   bff: { definition: bffService, port: 8080, adminPort: 9080 },
 };

@@ -6,4 +6,5 @@ export * from './events.ts';
 export * as point from './point.ts';
 export * as stamp from './stamp.ts';
 export * as thumbnail from './thumbnail.ts';
+export * as timeline from './timeline.ts';
 export * as user from './user.ts';
