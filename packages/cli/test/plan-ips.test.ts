@@ -1,0 +1,163 @@
+import { execFileSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  addressesPerNode,
+  defaultCni,
+  INSTANCE_TYPES,
+  maxPods,
+  type PlanInput,
+  parseSubnet,
+  planIps,
+  planIpsCommand,
+  workloadsOf,
+} from '../src/plan-ips.ts';
+
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '../../..');
+const prodOverlay = join(repoRoot, 'deploy/k8s/overlays/prod');
+const sixSlash20 = ['10.0.0.0/20', '10.0.16.0/20', '10.0.32.0/20', '10.0.48.0/20', '10.0.64.0/20', '10.0.80.0/20'];
+
+/** The reference's first layout: three /24 subnets, twelve m5.xlarge nodes, about 600 pods. */
+const exhausted: PlanInput = {
+  subnets: ['10.0.1.0/24', '10.0.2.0/24', '10.0.3.0/24'],
+  nodes: { 'm5.xlarge': 12 },
+  pods: 600,
+  daemonSetPods: 2,
+  cni: defaultCni,
+  reservedPerSubnet: 0,
+  minFree: 26,
+};
+
+describe('subnets', () => {
+  it('when a /20 is read, then 4091 addresses are usable (AWS reserves 5), and six of them give 24546', () => {
+    expect(parseSubnet('10.0.0.0/20').usable).toBe(4091);
+    expect(sixSlash20.map(parseSubnet).reduce((s, x) => s + x.usable, 0)).toBe(24546);
+  });
+
+  it('when any subnet size AWS allows is read, then usable = 2^(32-bits) - 5; other input is refused', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 16, max: 28 }),
+        (bits) => parseSubnet(`10.0.0.0/${bits}`).usable === 2 ** (32 - bits) - 5,
+      ),
+    );
+    for (const bad of ['10.0.0.0/29', '10.0.0.0/8', '10.0.0/20', '300.0.0.0/20', 'ten'])
+      expect(() => parseSubnet(bad)).toThrow();
+  });
+});
+
+describe('addresses per node', () => {
+  it('when the instance table is read, then max pods are those of the EKS AMI (ENIs × (IPs − 1) + 2)', () => {
+    expect(maxPods(INSTANCE_TYPES['m5.xlarge']!, false)).toBe(58);
+    expect(maxPods(INSTANCE_TYPES['m5.large']!, false)).toBe(29);
+    expect(maxPods(INSTANCE_TYPES['m6i.4xlarge']!, false)).toBe(234);
+    expect(maxPods(INSTANCE_TYPES['t3.medium']!, false)).toBe(17);
+    // Prefix delegation: capped at 110 below 30 vCPUs, 250 above.
+    expect(maxPods(INSTANCE_TYPES['m5.xlarge']!, true)).toBe(110);
+    expect(maxPods(INSTANCE_TYPES['m6i.8xlarge']!, true)).toBe(250);
+  });
+
+  it('when a node runs pods in secondary-IP mode, then it holds whole ENIs plus a warm one', () => {
+    const m5 = INSTANCE_TYPES['m5.xlarge']!;
+    expect(addressesPerNode(m5, 5)).toBe(2 * 15);
+    expect(addressesPerNode(m5, 50)).toBe(4 * 15); // four ENIs are all it has
+    const m6i = INSTANCE_TYPES['m6i.4xlarge']!;
+    expect(addressesPerNode(m6i, 5)).toBe(2 * 30);
+  });
+
+  it('when prefix delegation is on, then a node holds /28 prefixes plus its ENIs’ primary addresses', () => {
+    const m6i = INSTANCE_TYPES['m6i.4xlarge']!;
+    const pd = { ...defaultCni, prefixDelegation: true };
+    expect(addressesPerNode(m6i, 5, pd)).toBe(2 * 16 + 1);
+    expect(addressesPerNode(m6i, 100, pd)).toBe(8 * 16 + 1);
+  });
+
+  it('when pods grow, then the addresses a node holds never shrink and always cover its pods', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...Object.keys(INSTANCE_TYPES)),
+        fc.boolean(),
+        fc.integer({ min: 0, max: 300 }),
+        (name, prefixDelegation, pods) => {
+          const type = INSTANCE_TYPES[name]!;
+          const cni = { ...defaultCni, prefixDelegation };
+          const p = Math.min(pods, maxPods(type, prefixDelegation) - 2);
+          const q = Math.min(p + 1, maxPods(type, prefixDelegation) - 2);
+          return (
+            addressesPerNode(type, q, cni) >= addressesPerNode(type, p, cni) && addressesPerNode(type, p, cni) >= p
+          );
+        },
+      ),
+    );
+  });
+});
+
+describe('plan', () => {
+  it('when the reference’s first layout is planned, then each subnet has 11 addresses left and it is flagged', () => {
+    const plan = planIps(exhausted);
+    expect(plan.subnets.map((s) => s.free)).toEqual([11, 11, 11]);
+    expect(plan.subnets.every((s) => s.status === 'low')).toBe(true);
+    expect(plan.ok).toBe(false);
+    expect(plan.problems[0]).toMatch(/10.0.1.0\/24: only 11 addresses left at full scale/);
+  });
+
+  it('when the same cluster gets six /20 subnets, then it fits with 24546 usable addresses', () => {
+    const plan = planIps({ ...exhausted, subnets: sixSlash20, minFree: 410 });
+    expect(plan.ok).toBe(true);
+    expect(plan.subnets.reduce((s, x) => s + x.usable, 0)).toBe(24546);
+    expect(plan.subnets.reduce((s, x) => s + x.needed, 0)).toBe(12 * 60);
+  });
+
+  it('when a subnet is too small or the pods exceed what the nodes hold, then it does not fit', () => {
+    const small = planIps({ ...exhausted, subnets: ['10.0.1.0/26'], minFree: 0 });
+    expect(small.subnets[0]!.status).toBe('exhausted');
+    const crowded = planIps({ ...exhausted, pods: 2000, subnets: sixSlash20, minFree: 0 });
+    expect(crowded.problems).toContainEqual(expect.stringMatching(/2000 pods do not fit on 12 nodes/));
+  });
+});
+
+describe('the rendered overlay', () => {
+  it('when the prod overlay is rendered, then its HPA maxima and surges give the pods at full scale', () => {
+    const manifests = execFileSync(process.env.KUBECTL ?? 'kubectl', ['kustomize', prodOverlay], { encoding: 'utf8' });
+    const workloads = workloadsOf(manifests);
+    const byName = Object.fromEntries(workloads.map((w) => [w.name, w]));
+    expect(Object.keys(byName).sort()).toEqual(
+      ['auth', 'bff', 'chat', 'contents', 'point', 'stamp', 'thumbnail', 'timeline', 'user'].sort(),
+    );
+    expect(byName.bff).toEqual({ name: 'bff', max: 40, surge: 10 }); // maxSurge 25%
+    expect(byName.user).toEqual({ name: 'user', max: 20, surge: 5 });
+  });
+
+  it('when plan-ips runs on the prod overlay and six /20 subnets, then it prints the plan and exits 0', () => {
+    const lines: string[] = [];
+    const code = planIpsCommand(
+      [
+        ...sixSlash20.flatMap((s) => ['--subnet', s]),
+        '--nodes',
+        'm6i.4xlarge=90',
+        '--overlay',
+        prodOverlay,
+        '--pods',
+        '60',
+      ],
+      (t) => lines.push(t),
+    );
+    const output = lines.join('\n');
+    expect(output).toMatch(/workloads: 9 Deployments, 210 pods at their HPA maxima \+ 53 during rollouts/);
+    expect(output).toMatch(/^total\s+24546\s/m);
+    expect(output).toMatch(/full scale fits/);
+    expect(code).toBe(0);
+  });
+
+  it('when plan-ips runs on subnets that are too small, then it says why and exits 1', () => {
+    const lines: string[] = [];
+    const code = planIpsCommand(
+      ['--subnet', '10.0.1.0/24', '--subnet', '10.0.2.0/24', '--nodes', 'm6i.4xlarge=90', '--overlay', prodOverlay],
+      (t) => lines.push(t),
+    );
+    expect(code).toBe(1);
+    expect(lines.join('\n')).toMatch(/full scale does not fit:\n {2}- 10.0.1.0\/24: needs \d+ addresses, has 251/);
+  });
+});
