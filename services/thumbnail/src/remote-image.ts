@@ -21,7 +21,6 @@ for (const [net, prefix] of [
 for (const [net, prefix] of [
   ['::', 128],
   ['::1', 128],
-  ['::ffff:0:0', 96],
   ['64:ff9b::', 96],
   ['fc00::', 7],
   ['fe80::', 10],
@@ -29,6 +28,7 @@ for (const [net, prefix] of [
 ] as const) {
   privateNetworks.addSubnet(net, prefix, 'ipv6');
 }
+// No ::ffff:0:0/96 rule: BlockList would match every IPv4 address against it. Mapped addresses are unwrapped below.
 
 export function isPrivateAddress(address: string): boolean {
   const family = isIP(address);
