@@ -96,21 +96,12 @@ export async function walletBalance(db: Db, owner: string) {
 }
 
 /**
- * Applies credits (and system debits) in one statement, creating accounts on first credit. Rows are
- * given in (owner, shard) order, so every transaction locks these rows in the same global order.
+ * Credits (and system debits) are applied in (owner, shard) order, so every transaction locks
+ * these rows in the same global order. A multi-row upsert processes its rows in the order given.
  */
-export async function applyChanges(trx: Trx, changes: readonly AccountChange[]) {
-  if (changes.length === 0) return;
-  const sorted = [...changes].sort((a, b) => (a.owner === b.owner ? a.shard - b.shard : a.owner < b.owner ? -1 : 1));
-  await trx
-    .insertInto('accounts')
-    .values(sorted.map((c) => ({ owner: c.owner, shard: c.shard, system: c.system, balance: c.amount })))
-    .onConflict((oc) =>
-      oc
-        .columns(['owner', 'shard'])
-        .doUpdateSet((eb) => ({ balance: eb('accounts.balance', '+', eb.ref('excluded.balance')) })),
-    )
-    .execute();
+function inLockOrder(changes: readonly AccountChange[]) {
+  if (changes.length === 0) throw new Error('a transfer credits at least one account');
+  return [...changes].sort((a, b) => (a.owner === b.owner ? a.shard - b.shard : a.owner < b.owner ? -1 : 1));
 }
 
 // ---------------------------------------------------------------- sweeping receiving shards
@@ -157,8 +148,9 @@ export async function moveToMain(trx: Trx, owner: string, shards: readonly numbe
 // ---------------------------------------------------------------- transfers
 
 /**
- * Records a transfer with its postings and history entries and stores the idempotent answer:
- * one statement (data-modifying CTEs).
+ * Records a transfer (postings, history entries, the idempotent answer) and applies its credits:
+ * one statement (data-modifying CTEs). It comes last in the transaction, so the hot payee and
+ * system shards it locks stay locked only for this statement and the commit.
  */
 export async function recordTransfer(
   trx: Trx,
@@ -166,8 +158,9 @@ export async function recordTransfer(
   postings: readonly AccountChange[],
   entries: readonly NewEntry[],
   answer: { scope: string; key: string; status: number; response: unknown },
+  credits: readonly AccountChange[],
 ) {
-  await trx
+  const withRecords = trx
     .with('t', (db) => db.insertInto('transfers').values(transfer))
     .with('p', (db) =>
       db
@@ -175,10 +168,21 @@ export async function recordTransfer(
         .values(postings.map((p) => ({ transfer_id: transfer.id, owner: p.owner, shard: p.shard, amount: p.amount }))),
     )
     .with('e', (db) => db.insertInto('entries').values([...entries]))
-    .updateTable('idempotency_keys')
-    .set({ status: answer.status, response: JSON.stringify(answer.response) })
-    .where('scope', '=', answer.scope)
-    .where('key', '=', answer.key)
+    .with('k', (db) =>
+      db
+        .updateTable('idempotency_keys')
+        .set({ status: answer.status, response: JSON.stringify(answer.response) })
+        .where('scope', '=', answer.scope)
+        .where('key', '=', answer.key),
+    );
+  await withRecords
+    .insertInto('accounts')
+    .values(inLockOrder(credits).map((c) => ({ owner: c.owner, shard: c.shard, system: c.system, balance: c.amount })))
+    .onConflict((oc) =>
+      oc
+        .columns(['owner', 'shard'])
+        .doUpdateSet((eb) => ({ balance: eb('accounts.balance', '+', eb.ref('excluded.balance')) })),
+    )
     .execute();
 }
 

@@ -133,6 +133,7 @@ export function createLedger(db: Kysely<PointDatabase>, options: LedgerOptions) 
       const balance = await repo.creditMain(trx, userId, amount);
       const providerSide = { owner: PROVIDER, shard: receivingShard(), system: true, amount: -amount };
       const answer = { transferId: id, userId, amount, balance } satisfies point.Purchase;
+      await writeEvent(trx, 'points.purchased', userId, { transferId: id, userId, paymentId, amount });
       await repo.recordTransfer(
         trx,
         {
@@ -151,9 +152,8 @@ export function createLedger(db: Kysely<PointDatabase>, options: LedgerOptions) 
         [{ owner: userId, shard: 0, system: false, amount }, providerSide],
         [entry(userId, id, 'purchase', amount, { created_at: createdAt })],
         { ...request, status: 201, response: answer },
+        [providerSide],
       );
-      await writeEvent(trx, 'points.purchased', userId, { transferId: id, userId, paymentId, amount });
-      await repo.applyChanges(trx, [providerSide]);
       return answer;
     });
   }
@@ -166,13 +166,21 @@ export function createLedger(db: Kysely<PointDatabase>, options: LedgerOptions) 
       const fee = feeOf(amount, options.feeBps);
       const id = randomUUID();
       const createdAt = new Date();
-      // Credits last: the hot payee and revenue shards stay locked only for one statement and the commit.
       const credits = [
         { owner: toUserId, shard: receivingShard(), system: false, amount: amount - fee },
         { owner: REVENUE, shard: receivingShard(), system: true, amount: fee },
       ].filter((c) => c.amount !== 0);
       const answer = { transferId: id, fromUserId, toUserId, amount, fee, balance } satisfies point.Spend;
       const common = { fee, reason, reference, created_at: createdAt };
+      await writeEvent(trx, 'points.spent', fromUserId, {
+        transferId: id,
+        fromUserId,
+        toUserId,
+        amount,
+        fee,
+        reason,
+        reference,
+      });
       await repo.recordTransfer(
         trx,
         {
@@ -193,17 +201,8 @@ export function createLedger(db: Kysely<PointDatabase>, options: LedgerOptions) 
             : []),
         ],
         { ...request, status: 201, response: answer },
+        credits,
       );
-      await writeEvent(trx, 'points.spent', fromUserId, {
-        transferId: id,
-        fromUserId,
-        toUserId,
-        amount,
-        fee,
-        reason,
-        reference,
-      });
-      await repo.applyChanges(trx, credits);
       return answer;
     });
   }
@@ -263,6 +262,15 @@ export function createLedger(db: Kysely<PointDatabase>, options: LedgerOptions) 
         ...(takenBack > 0 ? [entry(taker, id, 'refund', -takenBack, { counterparty_id: giver, ...common })] : []),
         ...(giver ? [entry(giver, id, 'refund', original.amount, { counterparty_id: taker, ...common })] : []),
       ];
+      await writeEvent(trx, 'points.refunded', taker, {
+        transferId: id,
+        refundOf: original.id,
+        refundedKind: original.kind === 'spend' ? 'spend' : 'purchase',
+        fromUserId: taker,
+        toUserId: giver,
+        amount: original.amount,
+        fee: original.fee,
+      });
       await repo.recordTransfer(
         trx,
         {
@@ -277,17 +285,8 @@ export function createLedger(db: Kysely<PointDatabase>, options: LedgerOptions) 
         [...(takenBack > 0 ? [{ owner: taker, shard: 0, system: false, amount: -takenBack }] : []), ...others],
         entries,
         { ...request, status: 201, response: answer },
+        others,
       );
-      await writeEvent(trx, 'points.refunded', taker, {
-        transferId: id,
-        refundOf: original.id,
-        refundedKind: original.kind === 'spend' ? 'spend' : 'purchase',
-        fromUserId: taker,
-        toUserId: giver,
-        amount: original.amount,
-        fee: original.fee,
-      });
-      await repo.applyChanges(trx, others);
       return answer;
     });
   }

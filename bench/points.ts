@@ -1,0 +1,299 @@
+/**
+ * `npm run bench:points`: concurrent spends against the point service on the real PostgreSQL, in
+ * process, on a fresh schema. Two shapes for BENCH_SECONDS each (default 10):
+ *   uniform — many viewers to many streamers;
+ *   raid    — many viewers to one streamer (the hot-account case the receiving shards are for);
+ * plus the raid again with one receiving shard, to show what sharding buys; beside pgbench's
+ * built-in simple-update script (-N) on the same server; then the ledger is reconciled.
+ * Writes bench/results/points.json.
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { generateDevSecrets, InternalAuth, openBackend, startPlatform } from '@livehouse/kit';
+import { pointService } from '@livehouse/point';
+import pg from 'pg';
+import { Pool } from 'undici';
+
+const run = promisify(execFile);
+const any = <T>(items: readonly T[]) => items[Math.floor(Math.random() * items.length)] as T;
+const url = process.env.LIVEHOUSE_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 32);
+const VIEWERS = 2000;
+const STREAMERS = 200;
+
+interface Shape {
+  tps: number;
+  p50Ms: number;
+  p99Ms: number;
+  spends: number;
+  errors: number;
+}
+
+async function startPoint(shards: number) {
+  const secrets = generateDevSecrets();
+  const backend = await openBackend(url, { poolSize: 20 });
+  const schemaPrefix = `bench_${randomBytes(3).toString('hex')}_`;
+  const platform = await startPlatform([pointService], {
+    backend,
+    env: secrets,
+    schemaPrefix,
+    config: () => ({ log: { level: 'warn' }, point: { platformFeeBps: 1000, receivingShards: shards } }),
+  });
+  const auth = new InternalAuth(secrets.LIVEHOUSE_INTERNAL_KEY as string);
+  const http = new Pool(platform.url('point'), { connections: concurrency + 4, pipelining: 1 });
+  return { platform, backend, schemaPrefix, auth, http, stopped: false };
+}
+type Point = Awaited<ReturnType<typeof startPoint>>;
+
+async function post(http: Pool, path: string, body: unknown, token: string) {
+  const res = await http.request({
+    method: 'POST',
+    path,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'idempotency-key': randomUUID() },
+    body: JSON.stringify(body),
+  });
+  const text = await res.body.text();
+  return { status: res.statusCode, text };
+}
+
+/** Many parallel loops for `durationMs`; every spend has its own key and is timed. Runs in a worker thread. */
+async function load(
+  http: Pool,
+  tokens: Map<string, string>,
+  pick: () => [string, string],
+  durationMs: number,
+): Promise<Shape> {
+  const latencies: number[] = [];
+  let errors = 0;
+  const end = performance.now() + durationMs;
+  const loop = async () => {
+    while (performance.now() < end) {
+      const [from, to] = pick();
+      const started = performance.now();
+      const res = await post(
+        http,
+        '/spends',
+        { fromUserId: from, toUserId: to, amount: 1 + Math.floor(Math.random() * 10), reason: 'bench' },
+        tokens.get(from) as string,
+      );
+      if (res.status === 201) latencies.push(performance.now() - started);
+      else if (++errors <= 3) console.error(`  spend answered ${res.status}: ${res.text}`);
+    }
+  };
+  const started = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, loop));
+  const elapsed = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) =>
+    Math.round((latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0) * 100) / 100;
+  return {
+    tps: Math.round(latencies.length / elapsed),
+    p50Ms: at(0.5),
+    p99Ms: at(0.99),
+    spends: latencies.length,
+    errors,
+  };
+}
+
+interface LoadJob {
+  url: string;
+  tokens: [string, string][];
+  viewers: string[];
+  streamers: string[];
+  durationMs: number;
+}
+
+/**
+ * The load generator gets its own thread (and so its own core when there is one): on a small machine
+ * a client sharing the service's event loop would measure mostly itself.
+ */
+function loadInWorker(job: LoadJob): Promise<Shape> {
+  const worker = new Worker(new URL(import.meta.url), { workerData: job });
+  return new Promise((resolve, reject) => {
+    worker.once('message', (shape: Shape) => {
+      resolve(shape);
+      void worker.terminate();
+    });
+    worker.once('error', reject);
+  });
+}
+
+if (!isMainThread) {
+  const job = workerData as LoadJob;
+  const http = new Pool(job.url, { connections: concurrency + 4, pipelining: 1 });
+  const tokens = new Map(job.tokens);
+  const shape = await load(http, tokens, () => [any(job.viewers), any(job.streamers)], job.durationMs);
+  await http.close();
+  parentPort?.postMessage(shape);
+}
+
+async function setUp(p: Point) {
+  const viewers = Array.from({ length: VIEWERS }, () => randomUUID());
+  const streamers = Array.from({ length: STREAMERS }, () => randomUUID());
+  const tokens = new Map<string, string>();
+  for (const v of viewers) tokens.set(v, await p.auth.sign({ service: 'bff', user: { id: v, roles: ['viewer'] } }));
+  const queue = [...viewers];
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      for (let v = queue.pop(); v; v = queue.pop()) {
+        const res = await post(
+          p.http,
+          '/purchases',
+          { userId: v, paymentId: randomUUID(), amount: 10_000_000 },
+          tokens.get(v) as string,
+        );
+        if (res.status !== 201) throw new Error(`purchase failed: ${res.status} ${res.text}`);
+      }
+    }),
+  );
+  return { viewers, streamers, tokens };
+}
+
+async function reconcile(p: Point) {
+  const token = await p.auth.sign({ service: 'bench' });
+  const res = await p.http.request({
+    method: 'GET',
+    path: '/admin/reconciliation',
+    headers: { authorization: `Bearer ${token}` },
+  });
+  const body = (await res.body.json()) as { ok: boolean; violations: { invariant: string; detail: string }[] };
+  for (const v of body.violations) console.error(`  violation ${v.invariant}: ${v.detail}`);
+  return body.violations.length;
+}
+
+async function stop(p: Point) {
+  if (p.stopped) return;
+  p.stopped = true;
+  await p.http.close();
+  await p.platform.close();
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  const { rows } = await db.query<{ nspname: string }>('select nspname from pg_namespace where nspname like $1', [
+    `${p.schemaPrefix}%`,
+  ]);
+  for (const { nspname } of rows) await db.query(`drop schema "${nspname}" cascade`);
+  await db.end();
+  await p.backend.close();
+}
+
+async function pgbench(): Promise<number | null> {
+  const candidates = ['pgbench', ...['17', '16', '15', '14'].map((v) => `/usr/lib/postgresql/${v}/bin/pgbench`)];
+  const u = new URL(url);
+  const scratch = `livehouse_pgbench_${randomBytes(3).toString('hex')}`;
+  const conn = ['-h', u.hostname, '-p', u.port || '5432', '-U', decodeURIComponent(u.username || 'postgres')];
+  const env = { ...process.env, ...(u.password && { PGPASSWORD: decodeURIComponent(u.password) }) };
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  try {
+    for (const bin of candidates) {
+      try {
+        await run(bin, ['--version']);
+      } catch {
+        continue;
+      }
+      await admin.query(`create database ${scratch}`);
+      try {
+        await run(bin, ['-i', '-q', ...conn, scratch], { env });
+        const { stdout } = await run(bin, ['-N', '-T', String(seconds), '-c', '8', '-j', '2', ...conn, scratch], {
+          env,
+        });
+        const tps = /tps = ([\d.]+) \(without initial connection time\)/.exec(stdout)?.[1];
+        return tps ? Math.round(Number(tps)) : null;
+      } finally {
+        await admin.query(`drop database if exists ${scratch}`);
+      }
+    }
+    console.error('  pgbench not found: install the PostgreSQL client tools');
+    return null;
+  } finally {
+    await admin.end();
+  }
+}
+
+async function main() {
+  console.log(
+    `point bench: ${seconds} s per shape, ${concurrency} concurrent spends, ${VIEWERS} viewers, on ${new URL(url).host}`,
+  );
+  const sharded = await startPoint(8);
+  let results: Record<string, unknown>;
+  try {
+    const { viewers, streamers, tokens } = await setUp(sharded);
+    const job = (p: Point, to: string[], durationMs: number): LoadJob => ({
+      url: p.platform.url('point'),
+      tokens: [...tokens],
+      viewers,
+      streamers: to,
+      durationMs,
+    });
+    await loadInWorker(job(sharded, streamers, 1000)); // warm-up
+    const uniform = await loadInWorker(job(sharded, streamers, seconds * 1000));
+    console.log(
+      `  uniform (viewers → ${STREAMERS} streamers): ${uniform.tps} spends/s, p50 ${uniform.p50Ms} ms, p99 ${uniform.p99Ms} ms`,
+    );
+    const star = streamers[0] as string;
+    const raid = await loadInWorker(job(sharded, [star], seconds * 1000));
+    console.log(
+      `  raid (viewers → 1 streamer, 8 receiving shards): ${raid.tps} spends/s, p50 ${raid.p50Ms} ms, p99 ${raid.p99Ms} ms`,
+    );
+    const violations = await reconcile(sharded);
+    console.log(`  reconciliation: ${violations} violations`);
+    await stop(sharded);
+
+    const single = await startPoint(1);
+    let raidOneShard: Shape;
+    let violationsOneShard: number;
+    try {
+      const s = await setUp(single);
+      const star1 = s.streamers[0] as string;
+      const oneJob = {
+        url: single.platform.url('point'),
+        tokens: [...s.tokens],
+        viewers: s.viewers,
+        streamers: [star1],
+      };
+      await loadInWorker({ ...oneJob, durationMs: 1000 });
+      raidOneShard = await loadInWorker({ ...oneJob, durationMs: seconds * 1000 });
+      console.log(
+        `  raid with 1 receiving shard: ${raidOneShard.tps} spends/s, p50 ${raidOneShard.p50Ms} ms, p99 ${raidOneShard.p99Ms} ms`,
+      );
+      violationsOneShard = await reconcile(single);
+    } finally {
+      await stop(single);
+    }
+
+    const pgbenchTps = await pgbench();
+    console.log(`  pgbench -N -c 8 (simple update, same server): ${pgbenchTps ?? 'n/a'} tps`);
+    results = {
+      uniform,
+      raid,
+      raidOneShard,
+      pgbenchTps,
+      violations: violations + violationsOneShard,
+      setup: {
+        seconds,
+        concurrency,
+        viewers: VIEWERS,
+        streamers: STREAMERS,
+        receivingShards: 8,
+        platformFeeBps: 1000,
+        server: new URL(url).host,
+      },
+      at: new Date().toISOString(),
+    };
+  } catch (err) {
+    await stop(sharded).catch(() => {});
+    throw err;
+  }
+  const dir = join(import.meta.dirname, 'results');
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'points.json'), `${JSON.stringify(results, null, 2)}\n`);
+  console.log('  wrote bench/results/points.json');
+  if (results.violations !== 0) process.exitCode = 1;
+}
+
+if (isMainThread) await main();
