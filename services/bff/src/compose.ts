@@ -10,6 +10,8 @@ export interface SectionContext {
   results: Record<string, unknown>;
   backend(name: string): ResilientBackend;
   deadline: number;
+  /** Multiplies every section timeout (config `bff.timeoutScale`): slow test machines, not production. */
+  timeoutScale: number;
 }
 
 /**

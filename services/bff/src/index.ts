@@ -42,6 +42,10 @@ const config = {
     {
       /** Every view answers within this budget; it is passed to backends as their deadline. */
       requestBudgetMs: Type.Integer({ minimum: 50, default: 800 }),
+      /** Timeout of commands (sign-up hashes a password, a stamp moves points); view sections set their own. */
+      commandTimeoutMs: Type.Integer({ minimum: 10, default: 5000 }),
+      /** Multiplies every section's timeout; leave at 1 in production (tests on a loaded machine raise it). */
+      timeoutScale: Type.Number({ minimum: 0.1, maximum: 100, default: 1 }),
       /** Resilience per backend, overriding the defaults (breaker after 5 failures, half-open after 2 s, …). */
       backends: Type.Record(Type.String(), BackendOverrides, { default: {} }),
       rateLimit: Type.Object(
@@ -59,7 +63,7 @@ const config = {
 export const bffService = defineService({
   name: 'bff',
   config,
-  dependsOn: ['auth', 'user', 'contents', 'stamp', 'point'],
+  dependsOn: ['auth', 'user', 'contents', 'stamp', 'point', 'timeline'],
   public: true,
   routes: async (app, ctx) => {
     const own = ctx.config.bff;
@@ -67,7 +71,7 @@ export const bffService = defineService({
     const backends = new Map(
       Object.entries(ctx.clients).map(([name, client]) => [
         name,
-        new ResilientBackend(client, own.backends[name] ?? {}, backendMetrics),
+        new ResilientBackend(client, { timeoutMs: own.commandTimeoutMs, ...own.backends[name] }, backendMetrics),
       ]),
     );
     const degradedCounter = new Counter({
@@ -118,6 +122,7 @@ export const bffService = defineService({
             client,
             backends,
             budgetMs: own.requestBudgetMs,
+            timeoutScale: own.timeoutScale,
             cache,
             degradedCounter,
           });

@@ -20,6 +20,7 @@ export async function viewRoutes(
     client: 'app' | 'web';
     backends: Map<string, ResilientBackend>;
     budgetMs: number;
+    timeoutScale: number;
     cache: SectionCache;
     degradedCounter: Counter<'view' | 'section'>;
   },
@@ -51,6 +52,7 @@ export async function viewRoutes(
             params: (request.params ?? {}) as Record<string, string>,
             backend,
             deadline: Date.now() + options.budgetMs,
+            timeoutScale: options.timeoutScale,
           },
           { cache: options.cache, degradedCounter: options.degradedCounter },
         );

@@ -1,15 +1,10 @@
 import { createPrivateKey } from 'node:crypto';
-import { authService } from '@livehouse/auth';
-import { contentsService } from '@livehouse/contents';
 import { auth } from '@livehouse/contracts';
-import { dbKinds, startTestPlatform, type TestPlatform } from '@livehouse/kit/testing';
-import { pointService } from '@livehouse/point';
-import { stampService } from '@livehouse/stamp';
-import { userService } from '@livehouse/user';
+import { dbKinds, type TestPlatform } from '@livehouse/kit/testing';
 import fc from 'fast-check';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bffService } from '../src/index.ts';
+import { startBff } from './helpers.ts';
 
 describe.each(dbKinds)('bff commands on %s', (kind) => {
   let p: TestPlatform;
@@ -30,10 +25,7 @@ describe.each(dbKinds)('bff commands on %s', (kind) => {
   let bob: { id: string; token: string };
 
   beforeAll(async () => {
-    p = await startTestPlatform(
-      [userService, authService, contentsService, pointService, stampService, bffService],
-      kind,
-    );
+    p = await startBff(kind);
     api = `${p.url('bff')}/web/v1`;
     const signUp = async (handle: string) => {
       const res = await json('POST', '/auth/signup', {

@@ -4,13 +4,32 @@ import type { DbKind, TestPlatform } from '@livehouse/kit/testing';
 import { startTestPlatform } from '@livehouse/kit/testing';
 import { pointService } from '@livehouse/point';
 import { stampService } from '@livehouse/stamp';
+import { timelineService } from '@livehouse/timeline';
 import { userService } from '@livehouse/user';
 import { bffService } from '../src/index.ts';
 
-export const backendDefinitions = [userService, authService, contentsService, pointService, stampService];
+export const backendDefinitions = [
+  userService,
+  authService,
+  contentsService,
+  pointService,
+  stampService,
+  timelineService,
+];
 
+/**
+ * The platform with the BFF. Section timeouts are scaled up: these tests check composition, not
+ * timing, and CI's two cores run other test files at the same time (the fault tests check timing).
+ */
 export function startBff(kind: DbKind, config?: (name: string) => Record<string, unknown>) {
-  return startTestPlatform([...backendDefinitions, bffService], kind, config ? { config } : {});
+  const relaxed = { bff: { requestBudgetMs: 10_000, timeoutScale: 20 } };
+  return startTestPlatform([...backendDefinitions, bffService], kind, {
+    config: (name) => {
+      const own = config?.(name) ?? {};
+      if (name !== 'bff') return own;
+      return { ...own, bff: { ...relaxed.bff, ...(own.bff as object | undefined) } };
+    },
+  });
 }
 
 /** A small HTTP client for the public API. */

@@ -1,4 +1,4 @@
-import type { contents, point, stamp, user } from '@livehouse/contracts';
+import type { contents, point, stamp, timeline as tl, user } from '@livehouse/contracts';
 import type { Section, SectionContext } from '../compose.ts';
 
 /** Sections more than one view uses. Timeouts are per backend call; the request budget caps them all. */
@@ -8,7 +8,10 @@ const me = (ctx: SectionContext) => ctx.user!.id;
 const loggedIn = (ctx: SectionContext) => ctx.user !== undefined;
 /** Calls made on behalf of the viewer carry them; public reads do not, so they coalesce and cache. */
 const asViewer = (ctx: SectionContext) => (ctx.user ? { user: ctx.user } : {});
-const opts = (ctx: SectionContext, timeoutMs: number) => ({ deadline: ctx.deadline, timeoutMs });
+export const opts = (ctx: SectionContext, timeoutMs: number) => ({
+  deadline: ctx.deadline,
+  timeoutMs: timeoutMs * ctx.timeoutScale,
+});
 
 export const wallet: Section<point.Wallet | null> = {
   backend: 'point',
@@ -102,3 +105,15 @@ export const viewerFollows = (
     return state.following;
   },
 });
+
+/** "Went live" entries of channels the viewer follows, built by the timeline service from events. */
+export const timeline: Section<tl.TimelinePage> = {
+  backend: 'timeline',
+  timeoutMs: 250,
+  fallback: emptyPage,
+  when: loggedIn,
+  fetch: (ctx) =>
+    ctx
+      .backend('timeline')
+      .get(`/users/${me(ctx)}/timeline`, { ...opts(ctx, 250), query: { limit: 20 }, user: ctx.user! }),
+};

@@ -1,4 +1,4 @@
-import type { contents, point, stamp, user } from '@livehouse/contracts';
+import type { contents, point, stamp, timeline as tl, user } from '@livehouse/contracts';
 import { type TSchema, Type } from 'typebox';
 import type { ViewName } from './views.ts';
 
@@ -106,6 +106,26 @@ const webChannel = (c: contents.Channel) => ({
   liveStreamId: c.liveStreamId,
 });
 
+const AppTimelineEntry = Type.Object({
+  streamId: Type.String(),
+  title: Type.String(),
+  streamer: Nullable(Type.String({ description: 'handle' })),
+  live: Type.Boolean(),
+  at: Type.String(),
+});
+const WebTimelineEntry = Type.Object({
+  id: Type.String(),
+  type: Type.String(),
+  streamId: Type.String(),
+  channelId: Type.String(),
+  title: Type.String(),
+  streamer: Nullable(WebUser),
+  live: Type.Boolean(),
+  at: Type.String(),
+  endedAt: Nullable(Type.String()),
+});
+const timelineItems = (r: Results) => (r.timeline as tl.TimelinePage).items;
+
 // ── views ────────────────────────────────────────────────────────────────────────────
 
 /** Live streams of channels the viewer follows, from the live listing. */
@@ -130,9 +150,17 @@ export const shapes: Record<'app' | 'web', Record<ViewName, Shape>> = {
         featured: Type.Array(AppStreamCard),
         catalogVersion: Nullable(Type.String()),
         balance: Nullable(Type.Integer()),
+        timeline: Type.Array(AppTimelineEntry),
         meta: Meta,
       }),
       shape: (r) => ({
+        timeline: timelineItems(r).map((t) => ({
+          streamId: t.streamId,
+          title: t.title,
+          streamer: profiles(r, 'streamers')[t.ownerId]?.handle ?? null,
+          live: t.live,
+          at: t.at,
+        })),
         liveNow: (r.liveNow as Page<contents.Stream>).items
           .slice(0, 20)
           .map((s) => appCard(s, profiles(r, 'streamers'))),
@@ -238,9 +266,21 @@ export const shapes: Record<'app' | 'web', Record<ViewName, Shape>> = {
         featured: Type.Array(WebStream),
         catalogVersion: Nullable(Type.String()),
         wallet: Nullable(Type.Object({ balance: Type.Integer() })),
+        timeline: Type.Array(WebTimelineEntry),
         meta: Meta,
       }),
       shape: (r) => ({
+        timeline: timelineItems(r).map((t) => ({
+          id: t.id,
+          type: t.type,
+          streamId: t.streamId,
+          channelId: t.channelId,
+          title: t.title,
+          streamer: webUser(profiles(r, 'streamers')[t.ownerId]),
+          live: t.live,
+          at: t.at,
+          endedAt: t.endedAt,
+        })),
         liveNow: (r.liveNow as Page<contents.Stream>).items.map((s) => webStream(s, profiles(r, 'streamers'))),
         followingLive: followingLive(r).map((s) => webStream(s, profiles(r, 'streamers'))),
         featured: (r.featured as Page<contents.Stream>).items.map((s) => webStream(s, profiles(r, 'streamers'))),

@@ -16,7 +16,11 @@ export const views = {
     following: s.following,
     catalogVersion: s.catalogVersion,
     wallet: s.wallet,
-    streamers: s.profilesOf(['liveNow', 'featured'], (r) => streamsIn(r.liveNow, r.featured).map((x) => x.ownerId)),
+    timeline: s.timeline,
+    streamers: s.profilesOf(['liveNow', 'featured', 'timeline'], (r) => [
+      ...streamsIn(r.liveNow, r.featured).map((x) => x.ownerId),
+      ...(r.timeline as Page<{ ownerId: string }>).items.map((x) => x.ownerId),
+    ]),
   },
 
   stream: {
@@ -25,10 +29,7 @@ export const views = {
       timeoutMs: 300,
       required: true,
       fallback: null,
-      fetch: (ctx) =>
-        ctx
-          .backend('contents')
-          .get<contents.Stream>(`/streams/${ctx.params.id}`, { deadline: ctx.deadline, timeoutMs: 300 }),
+      fetch: (ctx) => ctx.backend('contents').get<contents.Stream>(`/streams/${ctx.params.id}`, s.opts(ctx, 300)),
     },
     channel: {
       backend: 'contents',
@@ -39,8 +40,7 @@ export const views = {
         ctx
           .backend('contents')
           .get<contents.Channel>(`/channels/${(ctx.results.stream as contents.Stream).channelId}`, {
-            deadline: ctx.deadline,
-            timeoutMs: 250,
+            ...s.opts(ctx, 250),
           }),
     },
     streamer: {
@@ -50,8 +50,7 @@ export const views = {
       dependsOn: ['stream'],
       fetch: (ctx) =>
         ctx.backend('user').get<user.Profile>(`/users/${(ctx.results.stream as contents.Stream).ownerId}`, {
-          deadline: ctx.deadline,
-          timeoutMs: 250,
+          ...s.opts(ctx, 250),
         }),
     },
     viewerFollows: s.viewerFollows('stream', (r) => (r as contents.Stream | null)?.ownerId),
@@ -62,8 +61,7 @@ export const views = {
       fallback: { items: [] },
       fetch: (ctx) =>
         ctx.backend('stamp').get<stamp.SupporterList>(`/streams/${ctx.params.id}/supporters`, {
-          deadline: ctx.deadline,
-          timeoutMs: 250,
+          ...s.opts(ctx, 250),
           query: { limit: 10 },
         }),
     },
@@ -79,10 +77,7 @@ export const views = {
       timeoutMs: 300,
       required: true,
       fallback: null,
-      fetch: (ctx) =>
-        ctx
-          .backend('contents')
-          .get<contents.Channel>(`/channels/${ctx.params.id}`, { deadline: ctx.deadline, timeoutMs: 300 }),
+      fetch: (ctx) => ctx.backend('contents').get<contents.Channel>(`/channels/${ctx.params.id}`, s.opts(ctx, 300)),
     },
     streamer: {
       backend: 'user',
@@ -91,8 +86,7 @@ export const views = {
       dependsOn: ['channel'],
       fetch: (ctx) =>
         ctx.backend('user').get<user.Profile>(`/users/${(ctx.results.channel as contents.Channel).ownerId}`, {
-          deadline: ctx.deadline,
-          timeoutMs: 250,
+          ...s.opts(ctx, 250),
         }),
     },
     liveStream: {
@@ -105,8 +99,7 @@ export const views = {
         ctx
           .backend('contents')
           .get<contents.Stream>(`/streams/${(ctx.results.channel as contents.Channel).liveStreamId}`, {
-            deadline: ctx.deadline,
-            timeoutMs: 250,
+            ...s.opts(ctx, 250),
           }),
     },
     archives: {
@@ -115,8 +108,7 @@ export const views = {
       fallback: { items: [], nextCursor: null },
       fetch: (ctx) =>
         ctx.backend('contents').get<contents.StreamPage>(`/channels/${ctx.params.id}/archives`, {
-          deadline: ctx.deadline,
-          timeoutMs: 300,
+          ...s.opts(ctx, 300),
           query: { limit: 20 },
         }),
     },
@@ -129,8 +121,7 @@ export const views = {
       timeoutMs: 250,
       required: true,
       fallback: null,
-      fetch: (ctx) =>
-        ctx.backend('user').get<user.Profile>(`/users/${ctx.params.id}`, { deadline: ctx.deadline, timeoutMs: 250 }),
+      fetch: (ctx) => ctx.backend('user').get<user.Profile>(`/users/${ctx.params.id}`, s.opts(ctx, 250)),
     },
     channel: {
       backend: 'contents',
@@ -138,8 +129,7 @@ export const views = {
       fallback: null,
       fetch: (ctx) =>
         ctx.backend('contents').get<contents.Channel>(`/channels/by-owner/${ctx.params.id}`, {
-          deadline: ctx.deadline,
-          timeoutMs: 250,
+          ...s.opts(ctx, 250),
         }),
     },
     viewerFollows: s.viewerFollows('profile', (r) => (r as user.Profile | null)?.id),
