@@ -1,4 +1,5 @@
 export * as auth from './auth.ts';
+export * as chat from './chat.ts';
 export * from './common.ts';
 export * as contents from './contents.ts';
 export * from './errors.ts';

@@ -1,0 +1,96 @@
+import websocket from '@fastify/websocket';
+import { chat } from '@livehouse/contracts';
+import type { ServiceApp } from '@livehouse/kit';
+import type { FastifyRequest } from 'fastify';
+import type { ChatConfig } from './chat.config.ts';
+import type { ChatHub } from './chat.service.ts';
+import type { Room } from './room.ts';
+
+const items = (json: string[]) => JSON.parse(`[${json.join(',')}]`) as chat.Item[];
+
+export async function chatRoutes(app: ServiceApp, hub: ChatHub, config: ChatConfig) {
+  await app.register(websocket, {
+    options: { maxPayload: config.maxFrameBytes, perMessageDeflate: false, clientTracking: false },
+    // On shutdown every client is told to reconnect (1012) before the server stops.
+    preClose: (done) => {
+      hub.close().then(
+        () => done(),
+        () => done(),
+      );
+    },
+    // Protocol errors (oversized or malformed frames) close the socket with their code by themselves.
+    errorHandler: (error, _socket, request) => {
+      request.log.debug({ err: error }, 'websocket error');
+    },
+  });
+
+  // An upgrade refused with an HTTP answer (401 from the kit's auth hook, which runs before the
+  // websocket plugin's own hooks; 400; 403; 404) leaves a raw socket no HTTP server manages: end it,
+  // or it holds the server open on shutdown. Accepted upgrades are hijacked and never get here.
+  app.addHook('onResponse', async (request) => {
+    if (request.headers.upgrade?.toLowerCase() === 'websocket') request.raw.socket?.destroy();
+  });
+
+  const admitted = new WeakMap<FastifyRequest, Room>();
+
+  // The room: the BFF forwards the client's upgrade here with an internal token naming the user
+  // (no user: an anonymous reader). Refusals are HTTP answers before the upgrade (401, 403, 404).
+  app.get(
+    '/rooms/:streamId/ws',
+    {
+      websocket: true,
+      schema: { params: chat.RoomParams, querystring: chat.WsQuery },
+      preHandler: async (request) => {
+        const { streamId } = request.params as { streamId: string };
+        admitted.set(request, await hub.admit(streamId, request.caller));
+      },
+    },
+    (socket, request) => {
+      const room = admitted.get(request) as Room;
+      hub.join(room, socket, request.caller, (request.query as { since?: number }).since);
+    },
+  );
+
+  app.get(
+    '/rooms/:streamId',
+    { schema: { params: chat.RoomParams, response: { 200: chat.RoomState } } },
+    async (request) => hub.state(request.params.streamId),
+  );
+
+  // The recent history, as a joining client gets it.
+  app.get(
+    '/rooms/:streamId/items',
+    { schema: { params: chat.RoomParams, querystring: chat.RecentQuery, response: { 200: chat.ItemList } } },
+    async (request) => ({ items: items(await hub.recent(request.params.streamId, request.query.limit ?? 50)) }),
+  );
+
+  app.delete(
+    '/rooms/:streamId/messages/:messageId',
+    { schema: { params: chat.RoomMessageParams, response: { 200: chat.Appended } } },
+    async (request) => hub.deleteMessage(request.params.streamId, request.caller, request.params.messageId),
+  );
+
+  app.put(
+    '/rooms/:streamId/bans/:userId',
+    { schema: { params: chat.RoomUserParams, response: { 200: chat.Appended } } },
+    async (request) => hub.ban(request.params.streamId, request.caller, request.params.userId),
+  );
+
+  app.delete(
+    '/rooms/:streamId/bans/:userId',
+    { schema: { params: chat.RoomUserParams, response: { 200: chat.Appended } } },
+    async (request) => hub.unban(request.params.streamId, request.caller, request.params.userId),
+  );
+
+  app.get(
+    '/channels/:channelId/chat-settings',
+    { schema: { params: chat.ChannelParams, response: { 200: chat.RoomSettings } } },
+    async (request) => hub.settings(request.params.channelId),
+  );
+
+  app.put(
+    '/channels/:channelId/chat-settings',
+    { schema: { params: chat.ChannelParams, body: chat.UpdateRoomSettingsBody, response: { 200: chat.RoomSettings } } },
+    async (request) => hub.updateSettings(request.params.channelId, request.caller, request.body),
+  );
+}

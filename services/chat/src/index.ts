@@ -1,0 +1,56 @@
+import { defineService } from '@livehouse/kit';
+import { ChatConfig } from './chat.config.ts';
+import { chatRoutes } from './chat.routes.ts';
+import { ChatHub } from './chat.service.ts';
+import type { ChatDatabase } from './db.ts';
+import * as init from './migrations/0001_chat.ts';
+import { RedisRoomLog } from './redis-room-log.ts';
+import { MemoryRoomLog } from './room-log.ts';
+import { LocalViewerCounter, RedisViewerCounter } from './viewers.ts';
+
+export { ChatHub, validateText } from './chat.service.ts';
+
+/** The hub behind a running chat API, by its HTTP server: for tests and for wiring event consumers. */
+export const chatHubs = new WeakMap<object, ChatHub>();
+
+/**
+ * Live chat: a WebSocket room per stream. With `redis.url`, rooms span every chat instance (Redis
+ * Streams for order, history and resume; pub/sub for fan-out); without it, one process (embedded).
+ */
+export const chatService = defineService<{ chat: typeof ChatConfig }, ChatDatabase>({
+  name: 'chat',
+  config: { chat: ChatConfig },
+  migrations: { '0001_chat': init },
+  dependsOn: ['contents'],
+  routes: async (app, ctx) => {
+    const config = ctx.config.chat;
+    let log: MemoryRoomLog | RedisRoomLog;
+    let viewers: LocalViewerCounter | RedisViewerCounter;
+    if (ctx.config.redis) {
+      const redisLog = new RedisRoomLog(ctx.config.redis.url, {
+        prefix: config.redisPrefix,
+        retainedPerRoom: config.retainedPerRoom,
+        ttlSeconds: config.roomTtlSeconds,
+      });
+      log = redisLog;
+      viewers = new RedisViewerCounter(
+        redisLog.redis,
+        (streamId, suffix) => redisLog.key(streamId, suffix),
+        config.viewerReportIntervalMs * 3,
+      );
+    } else {
+      log = new MemoryRoomLog({ retainedPerRoom: config.retainedPerRoom });
+      viewers = new LocalViewerCounter();
+    }
+    const hub = new ChatHub({
+      db: ctx.db,
+      log,
+      contents: ctx.clients.contents!,
+      config,
+      logger: ctx.log,
+      viewers,
+    });
+    chatHubs.set(app.server, hub);
+    await chatRoutes(app, hub, config);
+  },
+});

@@ -1,0 +1,149 @@
+import { randomUUID } from 'node:crypto';
+import { contentsService } from '@livehouse/contents';
+import type { TestPlatform } from '@livehouse/kit/testing';
+import { expect } from 'vitest';
+import { WebSocket } from 'ws';
+
+export type Role = 'viewer' | 'streamer' | 'admin';
+export interface TestUser {
+  id: string;
+  roles: Role[];
+}
+export const viewer = (): TestUser => ({ id: randomUUID(), roles: ['viewer'] });
+export const streamer = (): TestUser => ({ id: randomUUID(), roles: ['streamer'] });
+export { contentsService };
+
+export interface Frame {
+  type: string;
+  [key: string]: unknown;
+}
+export interface ItemFrame {
+  id: number;
+  type: string;
+  text?: string;
+  userId?: string;
+  [key: string]: unknown;
+}
+
+/** A channel with a live stream, created through contents. */
+export async function liveStream(p: TestPlatform, owner = streamer(), live = true) {
+  const created = await p.call('contents', 'POST', '/channels', { user: owner, body: { title: 'Chat test' } });
+  expect(created.status).toBe(201);
+  const channelId = created.body.channel.id as string;
+  const stream = await p.call('contents', 'POST', `/channels/${channelId}/streams`, {
+    user: owner,
+    body: { title: 'Live now' },
+  });
+  expect(stream.status).toBe(201);
+  const streamId = stream.body.id as string;
+  if (live) expect((await p.call('contents', 'POST', `/streams/${streamId}/start`, { user: owner })).status).toBe(200);
+  return { owner, channelId, streamId };
+}
+
+/**
+ * A WebSocket client of a room, as the tests and the walk-through script use it: records every
+ * frame, keeps the room's items in id order (dropping repeats), and waits for what a test expects.
+ */
+export class TestClient {
+  readonly ws: WebSocket;
+  readonly frames: Frame[] = [];
+  readonly items: ItemFrame[] = [];
+  lastId = 0;
+  readonly opened: Promise<void>;
+  readonly closed: Promise<{ code: number; reason: string }>;
+  #waiters: (() => void)[] = [];
+  #ref = 0;
+
+  constructor(url: string, token: string) {
+    this.ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` } });
+    this.opened = new Promise((ok, fail) => {
+      this.ws.once('open', () => ok());
+      this.ws.once('error', fail);
+      this.ws.once('unexpected-response', (_req, res) => fail(new Error(`HTTP ${res.statusCode}`)));
+    });
+    this.closed = new Promise((ok) => {
+      this.ws.on('close', (code, reason) => {
+        ok({ code, reason: reason.toString() });
+        this.#wake();
+      });
+    });
+    this.ws.on('error', () => {});
+    this.ws.on('message', (data) => {
+      const frame = JSON.parse(data.toString()) as Frame;
+      this.frames.push(frame);
+      if (frame.type === 'history' || frame.type === 'items') {
+        for (const item of frame.items as ItemFrame[]) {
+          if (item.id <= this.lastId) continue;
+          this.lastId = item.id;
+          this.items.push(item);
+        }
+      }
+      this.#wake();
+    });
+  }
+
+  #wake() {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Resolves when `predicate` holds (checked on every frame), fails after `timeoutMs`. */
+  async until<T>(predicate: () => T | undefined | false, timeoutMs = 5000, what = 'condition'): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const value = predicate();
+      if (value) return value;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise<void>((ok) => {
+        const timer = setTimeout(ok, Math.max(1, deadline - Date.now()));
+        this.#waiters.push(() => {
+          clearTimeout(timer);
+          ok();
+        });
+      });
+    }
+  }
+
+  frame(type: string, timeoutMs?: number, where: (f: Frame) => boolean = () => true) {
+    return this.until(() => this.frames.find((f) => f.type === type && where(f)), timeoutMs, `a ${type} frame`);
+  }
+
+  raw(data: string | Buffer, binary = false) {
+    this.ws.send(data, { binary });
+  }
+
+  /** Sends a frame and waits for its ack or error. */
+  async request(frame: Record<string, unknown>, timeoutMs = 5000): Promise<Frame> {
+    const ref = `r${++this.#ref}`;
+    this.ws.send(JSON.stringify({ ...frame, ref }));
+    return this.until(
+      () => this.frames.find((f) => f.ref === ref && (f.type === 'ack' || f.type === 'error')),
+      timeoutMs,
+      `the answer to ${ref}`,
+    );
+  }
+
+  say(text: string) {
+    return this.request({ type: 'send', text });
+  }
+
+  close() {
+    this.ws.close();
+    return this.closed;
+  }
+}
+
+export async function connect(
+  p: TestPlatform,
+  streamId: string,
+  user?: TestUser,
+  options: { since?: number; url?: string } = {},
+) {
+  const base = (options.url ?? p.url('chat')).replace(/^http/, 'ws');
+  const query = options.since !== undefined ? `?since=${options.since}` : '';
+  const client = new TestClient(`${base}/rooms/${streamId}/ws${query}`, await p.token('bff', user));
+  await client.opened;
+  await client.frame('history');
+  return client;
+}
