@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { contents, EventData, thumbnail } from '@livehouse/contracts';
 import { AppError, type Caller, type ServiceClient } from '@livehouse/kit';
 import type { FastifyBaseLogger } from 'fastify';
@@ -56,9 +57,9 @@ async function sourceImage(deps: ThumbnailDeps, facts: StreamFacts) {
 }
 
 /**
- * Renders every configured size in every format, stores the files (content-addressed, so a URL
- * never changes meaning), then swaps the stream's rows in one transaction and deletes the files
- * they replace. Idempotent: the same inputs give the same files and URLs.
+ * Renders every configured size in every format, stores the files, then swaps the stream's rows in
+ * one transaction and deletes the files they replace. URLs carry the content hash, so one never
+ * changes meaning, and the same inputs give the same URLs again.
  */
 export async function generate(deps: ThumbnailDeps, facts: StreamFacts): Promise<thumbnail.StreamThumbnails> {
   const { config, storage } = deps;
@@ -67,6 +68,9 @@ export async function generate(deps: ThumbnailDeps, facts: StreamFacts): Promise
     return { source, variants: await renderVariants(image, config.sizes, config.formats, config.quality) };
   });
   const generatedAt = new Date();
+  // Keys are unique per generation: deleting the files a set replaced can never hit the same-content
+  // files a concurrent generation has just written (URLs stay content-addressed through the etag).
+  const generation = randomBytes(4).toString('hex');
   const rows: ThumbnailRow[] = variants.map((v) => ({
     stream_id: facts.streamId,
     size: v.size,
@@ -75,7 +79,7 @@ export async function generate(deps: ThumbnailDeps, facts: StreamFacts): Promise
     height: v.height,
     bytes: v.data.length,
     etag: v.etag,
-    storage_key: `streams/${facts.streamId}/${v.size}-${v.etag}.${v.format}`,
+    storage_key: `streams/${facts.streamId}/${v.size}-${v.etag}-${generation}.${v.format}`,
     source,
     generated_at: generatedAt,
   }));
@@ -160,7 +164,7 @@ export async function uploadChannelImage(
     throw new AppError('forbidden', "only the channel's owner or an admin may change its image");
   }
   const image = await deps.renders.run(() => normalizeImage(body, contentType, deps.config.upload));
-  const key = `channels/${channelId}/${etagOf(image.data)}.webp`;
+  const key = `channels/${channelId}/${etagOf(image.data)}-${randomBytes(4).toString('hex')}.webp`;
   const updatedAt = new Date();
   await deps.storage.put(key, image.data, 'image/webp');
   const replaced = await deps.db.transaction().execute((trx) =>

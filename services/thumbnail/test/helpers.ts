@@ -20,10 +20,14 @@ export async function solidImage(
     .toBuffer();
 }
 
-/** A channel owned by a new streamer, with a live stream on it (contents API). */
+/**
+ * A channel owned by a new streamer with a stream on it (contents API), started unless `start` is
+ * false. Starting writes `stream.started`, which the relay delivers to thumbnail: tests of the
+ * on-demand path use streams that are not started, so that no event races with them.
+ */
 export async function liveStream(
   p: TestPlatform,
-  options: { title?: string; categoryId?: string | null; imageUrl?: string } = {},
+  options: { title?: string; categoryId?: string | null; imageUrl?: string; start?: boolean } = {},
 ) {
   const owner = newStreamer();
   const channel = await p.call('contents', 'POST', '/channels', {
@@ -42,8 +46,10 @@ export async function liveStream(
   });
   expect(stream.status).toBe(201);
   const streamId: string = stream.body.id;
-  const started = await p.call('contents', 'POST', `/streams/${streamId}/start`, { user: owner });
-  expect(started.status).toBe(200);
+  if (options.start !== false) {
+    const started = await p.call('contents', 'POST', `/streams/${streamId}/start`, { user: owner });
+    expect(started.status).toBe(200);
+  }
   return { owner, channelId, streamId };
 }
 

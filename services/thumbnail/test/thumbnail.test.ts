@@ -7,13 +7,18 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { contentsService } from '@livehouse/contents';
 import type { EventData, EventEnvelope } from '@livehouse/contracts';
-import { InProcessEventBus, type OutboxDatabase } from '@livehouse/kit';
+import { InProcessEventBus, type OutboxDatabase, parseConfig } from '@livehouse/kit';
 import { dbKinds, startTestPlatform, type TestBody, type TestPlatform } from '@livehouse/kit/testing';
 import type { Kysely } from 'kysely';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { thumbnailConfig } from '../src/config.ts';
 import type { ThumbnailDatabase } from '../src/db.ts';
 import { thumbnailService } from '../src/index.ts';
+import { PendingWork, Semaphore } from '../src/limit.ts';
+import { FilesystemStorage } from '../src/storage/filesystem.ts';
+import type { ObjectStorage } from '../src/storage/storage.ts';
+import { generate as generateSet, type ThumbnailDeps } from '../src/thumbnail.service.ts';
 import { admin, fetchFile, liveStream, newStreamer, putImage, solidImage } from './helpers.ts';
 
 const SIZES = [
@@ -99,6 +104,19 @@ describe.each(dbKinds)('thumbnail on %s', (kind) => {
     };
   }
 
+  /** Waits until the stream's `stream.started` from contents was consumed and its job is done. */
+  async function settled(streamId: string) {
+    const { id } = await startedEvent(streamId);
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      const processed = await db.selectFrom('processed_events').select('event_id').where('event_id', '=', id).execute();
+      const waiting = await db.selectFrom('jobs').select('stream_id').where('stream_id', '=', streamId).execute();
+      if (processed.length === 1 && waiting.length === 0) return;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new Error(`stream.started of ${streamId} not settled in time`);
+  }
+
   /** Polls until the stream has thumbnails (the worker runs them shortly after the event). */
   async function waitForThumbnails(streamId: string) {
     const deadline = Date.now() + 10_000;
@@ -136,19 +154,19 @@ describe.each(dbKinds)('thumbnail on %s', (kind) => {
 
   describe('on stream.started', () => {
     it('when a stream starts, then its thumbnails appear in every size and both formats and are served', async () => {
+      // contents → its outbox → the kit's relay → the bus → this service's consumer → the job worker.
       const { streamId } = await liveStream(p, { title: 'Ranked grind', categoryId });
-      await bus.publish([await startedEvent(streamId)]);
       const res = await waitForThumbnails(streamId);
       expect(res.status).toBe(200);
       expect(res.body).toMatchObject({ streamId, source: 'card' });
       await expectFullSet(res.body);
     });
 
-    it('when the same event is delivered three times, then it is applied once and its job is gone', async () => {
+    it('when the same event is delivered again and again, then it is applied once and its job is gone', async () => {
       const { streamId } = await liveStream(p);
       const event = await startedEvent(streamId);
-      await bus.publish([event, event, event]);
-      expect((await waitForThumbnails(streamId)).status).toBe(200);
+      await bus.publish([event, event, event]); // on top of the relay's own delivery
+      await settled(streamId);
       const processed = await db.selectFrom('processed_events').selectAll().where('event_id', '=', event.id).execute();
       expect(processed).toHaveLength(1);
       expect(await db.selectFrom('jobs').selectAll().where('stream_id', '=', streamId).execute()).toEqual([]);
@@ -178,11 +196,28 @@ describe.each(dbKinds)('thumbnail on %s', (kind) => {
       expect(res.status).toBe(200);
       expect(res.body.source).toBe('card');
     });
+
+    it('when on-demand generation races the event of a starting stream, then every listed URL is served and no file is left over', async () => {
+      const { owner, streamId } = await liveStream(p);
+      const results = await Promise.all([
+        generate(streamId, owner, { title: 'Racing A' }),
+        generate(streamId, owner, { title: 'Racing B' }),
+      ]);
+      expect(results.map((r) => r.status)).toEqual([200, 200]);
+      await settled(streamId);
+      const listed = await p.call('thumbnail', 'GET', `/streams/${streamId}/thumbnails`);
+      for (const item of listed.body.items) expect((await fetchFile(p, item.url)).status).toBe(200);
+      expect(await filesUnder(join(dir, 'streams', streamId))).toHaveLength(6);
+    });
   });
 
   describe('generation', () => {
     it('when a started stream gets thumbnails on demand, then every size exists in both formats and is served', async () => {
-      const { owner, streamId } = await liveStream(p, { title: 'Speedrun <night> & "friends"', categoryId });
+      const { owner, streamId } = await liveStream(p, {
+        title: 'Speedrun <night> & "friends"',
+        categoryId,
+        start: false,
+      });
       const res = await generate(streamId, owner);
       expect(res.status).toBe(200);
       expect(res.body).toMatchObject({ streamId, source: 'card' });
@@ -195,7 +230,7 @@ describe.each(dbKinds)('thumbnail on %s', (kind) => {
     });
 
     it('when the same stream is generated again from the same inputs, then the URLs stay the same and no file is left over', async () => {
-      const { owner, streamId } = await liveStream(p, { categoryId });
+      const { owner, streamId } = await liveStream(p, { categoryId, start: false });
       const first = await generate(streamId, owner);
       const second = await generate(streamId, owner);
       expect(second.status).toBe(200);
@@ -212,7 +247,7 @@ describe.each(dbKinds)('thumbnail on %s', (kind) => {
     });
 
     it('when the channel has an image URL and no upload, then the thumbnails are made from that image', async () => {
-      const { owner, streamId } = await liveStream(p, { imageUrl: `${imageServerUrl}/blue.jpg` });
+      const { owner, streamId } = await liveStream(p, { imageUrl: `${imageServerUrl}/blue.jpg`, start: false });
       const res = await generate(streamId, owner);
       expect(res.body.source).toBe('channel_image_url');
       const jpeg = res.body.items.find((i: TestBody) => i.format === 'jpeg' && i.size === '320x180');
@@ -222,14 +257,14 @@ describe.each(dbKinds)('thumbnail on %s', (kind) => {
     });
 
     it('when the image URL does not answer with an image, then the stream gets a card instead', async () => {
-      const { owner, streamId } = await liveStream(p, { imageUrl: `${imageServerUrl}/missing.jpg` });
+      const { owner, streamId } = await liveStream(p, { imageUrl: `${imageServerUrl}/missing.jpg`, start: false });
       const res = await generate(streamId, owner);
       expect(res.status).toBe(200);
       expect(res.body.source).toBe('card');
     });
 
     it('when someone else, or the BFF without a user, asks for generation, then 403 / 401; an unknown stream is 404', async () => {
-      const { streamId } = await liveStream(p);
+      const { streamId } = await liveStream(p, { start: false });
       expect((await generate(streamId, newStreamer())).status).toBe(403);
       const anonymous = await p.call('thumbnail', 'POST', `/streams/${streamId}/thumbnails`, { body: {} });
       expect(anonymous.status).toBe(401);
@@ -238,11 +273,52 @@ describe.each(dbKinds)('thumbnail on %s', (kind) => {
       expect((await generate(streamId, admin, { title: '' })).status).toBe(400);
       expect(await filesUnder(join(dir, 'streams', streamId))).toEqual([]);
     });
+    it('when a generation commits while another with the same content is between its writes and its commit, then its files survive', async () => {
+      // Deterministic interleaving through the service functions and a gated store.
+      const fs = new FilesystemStorage(dir);
+      let gate: Promise<void> | undefined;
+      const storage: ObjectStorage = {
+        kind: 'gated',
+        put: async (key, body, type) => {
+          await fs.put(key, body, type);
+          await gate;
+        },
+        get: (key) => fs.get(key),
+        delete: (keys) => fs.delete(keys),
+      };
+      const config = parseConfig({}, thumbnailConfig, { env: { LIVEHOUSE_INTERNAL_KEY: 'k'.repeat(32) } }).thumbnail;
+      const quiet = { warn() {}, error() {}, info() {}, debug() {} } as unknown as ThumbnailDeps['log'];
+      const deps: ThumbnailDeps = {
+        db,
+        storage,
+        config,
+        contents: undefined as unknown as ThumbnailDeps['contents'],
+        remote: undefined,
+        log: quiet,
+        renders: new Semaphore(4),
+        pending: new PendingWork(),
+      };
+      const streamId = randomUUID();
+      const facts = (title: string) => ({ streamId, channelId: null, title, category: null, imageUrl: null });
+      await generateSet(deps, facts('X'));
+      let open!: () => void;
+      gate = new Promise<void>((resolve) => {
+        open = resolve;
+      });
+      const held = generateSet(deps, facts('X')); // same content as the committed set
+      await new Promise((r) => setTimeout(r, 300)); // its files are written; it waits before its commit
+      gate = undefined;
+      await generateSet(deps, facts('Y')); // commits and deletes the files of the set it replaced
+      open();
+      const final = await held;
+      for (const item of final.items) expect((await fetchFile(p, item.url)).status).toBe(200);
+      expect(await filesUnder(join(dir, 'streams', streamId))).toHaveLength(6);
+    });
   });
 
   describe('serving', () => {
     it('when the ETag is sent back, then 304 without a body; an unknown size, format or stream is 404', async () => {
-      const { owner, streamId } = await liveStream(p);
+      const { owner, streamId } = await liveStream(p, { start: false });
       const { body } = await generate(streamId, owner);
       const url: string = body.items[0].url;
       const first = await fetchFile(p, url);
@@ -261,8 +337,8 @@ describe.each(dbKinds)('thumbnail on %s', (kind) => {
     });
 
     it('when several streams are asked for at once, then one statement answers and streams without thumbnails are absent', async () => {
-      const a = await liveStream(p);
-      const b = await liveStream(p);
+      const a = await liveStream(p, { start: false });
+      const b = await liveStream(p, { start: false });
       await generate(a.streamId, a.owner);
       await generate(b.streamId, b.owner);
       const res = await p.call('thumbnail', 'GET', `/thumbnails?streamIds=${a.streamId},${randomUUID()},${b.streamId}`);
@@ -273,16 +349,22 @@ describe.each(dbKinds)('thumbnail on %s', (kind) => {
   });
 
   describe('channel image upload', () => {
-    it('when the owner uploads a PNG, then it is stored re-encoded and the next thumbnails come from it', async () => {
+    it('when the owner of a live channel uploads a PNG, then it is stored re-encoded and the stream is regenerated from it', async () => {
       const { owner, channelId, streamId } = await liveStream(p);
+      await settled(streamId); // the card from stream.started
       const png = await solidImage(2400, 1350, 'png', { r: 240, g: 20, b: 20 });
       const res = await putImage(p, channelId, owner, png, 'image/png');
       expect(res.status).toBe(200);
       expect(res.body).toMatchObject({ channelId, width: 1920, height: 1080 });
       expect(await filesUnder(join(dir, 'channels', channelId))).toHaveLength(1);
 
-      // The live stream is regenerated in the background; on demand gives the same answer at once.
-      const set = await generate(streamId, owner);
+      // The live stream is regenerated in the background.
+      const deadline = Date.now() + 10_000;
+      let set = await p.call('thumbnail', 'GET', `/streams/${streamId}/thumbnails`);
+      while (set.body.source !== 'upload' && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 25));
+        set = await p.call('thumbnail', 'GET', `/streams/${streamId}/thumbnails`);
+      }
       expect(set.body.source).toBe('upload');
       await expectFullSet(set.body);
       const jpeg = set.body.items.find((i: TestBody) => i.format === 'jpeg');
@@ -296,7 +378,7 @@ describe.each(dbKinds)('thumbnail on %s', (kind) => {
     });
 
     it('when the upload is bad, then it is rejected with 400, 403, 413 or 415 and nothing is written', async () => {
-      const { owner, channelId, streamId } = await liveStream(p);
+      const { owner, channelId, streamId } = await liveStream(p, { start: false });
       const jpeg = await solidImage(640, 360, 'jpeg');
       const cases: [string, () => Promise<{ status: number; body: TestBody }>, number, string][] = [
         ['text body', () => putImage(p, channelId, owner, 'hello', 'text/plain'), 415, 'unsupported_media_type'],
@@ -355,7 +437,7 @@ describe.each(dbKinds)('thumbnail on %s', (kind) => {
     });
 
     it('when a decompression bomb claims a huge canvas, then it is refused from its header alone', async () => {
-      const { owner, channelId } = await liveStream(p);
+      const { owner, channelId } = await liveStream(p, { start: false });
       // A small PNG whose header claims 20000×20000 (1.6 GB decoded): the IHDR is rewritten, its CRC fixed.
       const bomb = Buffer.from(await solidImage(200, 200, 'png'));
       bomb.writeUInt32BE(20000, 16);

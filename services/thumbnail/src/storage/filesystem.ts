@@ -17,7 +17,7 @@ export class FilesystemStorage implements ObjectStorage {
     return join(this.root, key);
   }
 
-  async put(key: string, body: Buffer) {
+  async put(key: string, body: Buffer, _contentType?: string) {
     const path = this.#path(key);
     await mkdir(dirname(path), { recursive: true });
     const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
