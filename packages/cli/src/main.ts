@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { ConfigError } from '@livehouse/kit';
+import { planIpsCommand } from './plan-ips.ts';
 import { seedCommand } from './seed.ts';
 import { migrate, serve } from './serve.ts';
 import { up } from './up.ts';
@@ -8,18 +9,26 @@ import { up } from './up.ts';
 const USAGE = `usage: livehouse <command>
 
   up [--data DIR] [--fresh]              every service in one process, embedded storage (default DIR: .livehouse)
-  serve <service> --config FILE          run one service (what a pod runs)
+  serve <service> --config FILE [--workers N|auto]
+                                         run one service (what a pod runs); --workers: one process per core
+  plan-ips [options]                     pod IPs needed at full scale against the subnets (see --help)
   migrate <service> --config FILE        apply the service's pending migrations
   seed [--data DIR]                      demo data into a running 'livehouse up' (idempotent)
 
 Secrets come from LIVEHOUSE_* environment variables; see README.md.`;
 
 async function main(argv: string[]) {
+  // plan-ips has options of its own.
+  if (argv[0] === 'plan-ips') {
+    process.exitCode = planIpsCommand(argv.slice(1));
+    return;
+  }
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
     options: {
       config: { type: 'string' },
+      workers: { type: 'string' },
       data: { type: 'string', default: '.livehouse' },
       fresh: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -36,7 +45,11 @@ async function main(argv: string[]) {
     case 'serve':
     case 'migrate': {
       if (!service || !values.config) throw new UsageError(`${command} needs a service and --config FILE`);
-      return command === 'serve' ? serve(service, values.config) : migrate(service, values.config);
+      if (command === 'migrate') return migrate(service, values.config);
+      if (values.workers !== undefined && !/^(auto|[1-9]\d*)$/.test(values.workers)) {
+        throw new UsageError(`--workers must be a positive integer or 'auto', not '${values.workers}'`);
+      }
+      return serve(service, values.config, values.workers);
     }
     case 'seed':
       return seedCommand(values.data);

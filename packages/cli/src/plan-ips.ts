@@ -231,7 +231,9 @@ export function formatPlan(plan: Plan, input: PlanInput, workloads?: Workload[])
   lines.push(
     `pods: ${input.pods} + ${input.daemonSetPods} daemon-set pods per node; nodes: ${types}; VPC CNI: ${mode}`,
   );
-  lines.push(`≈ ${plan.podsPerNode} pods per node; the nodes' network interfaces hold ${plan.capacity} pods besides daemon sets`);
+  lines.push(
+    `≈ ${plan.podsPerNode} pods per node; the nodes' network interfaces hold ${plan.capacity} pods besides daemon sets`,
+  );
   lines.push('');
   const row = (cells: (string | number)[]) =>
     cells.map((c, i) => (i === 0 ? String(c).padEnd(18) : String(c).padStart(8))).join(' ');

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { InternalAuth } from '@livehouse/kit';
+import pg from 'pg';
 import { Pool } from 'undici';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { freePort, livehouse, waitFor, writeConfig } from './process.ts';
 
 const env = { LIVEHOUSE_INTERNAL_KEY: 'an-internal-key-for-tests-only-0123456789' };
@@ -65,5 +66,54 @@ describe('livehouse serve', () => {
     } finally {
       run.child.kill('SIGKILL');
     }
+  });
+});
+
+describe.skipIf(!inject('postgresUrl'))('livehouse serve --workers', () => {
+  it('when two workers serve, then the admin port reports both, and SIGTERM drains both and exits 0', async () => {
+    const [port, adminPort] = [await freePort(), await freePort()];
+    const schema = `w${Date.now().toString(36)}_user`;
+    const { file } = writeConfig(
+      `http:\n  host: 127.0.0.1\n  port: ${port}\n  adminPort: ${adminPort}\ndatabase:\n  url: ${inject('postgresUrl')}\n  schema: ${schema}\n  migrateOnStart: true\nlog:\n  level: warn\n`,
+    );
+    const run = livehouse(['serve', 'user', '--config', file, '--workers', '2'], env);
+    try {
+      await waitFor(`http://127.0.0.1:${adminPort}/readyz`, 30_000);
+      const token = await new InternalAuth(env.LIVEHOUSE_INTERNAL_KEY).sign({ service: 'bff' });
+      const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 8 });
+      for (let i = 0; i < 40; i++) {
+        const r = await pool.request({
+          method: 'GET',
+          path: `/users?ids=${randomUUID()}`,
+          headers: { authorization: `Bearer ${token}` },
+        });
+        await r.body.text();
+        expect(r.statusCode).toBe(200);
+      }
+      await pool.close();
+      // Metrics summed over the workers: every request above is counted once.
+      const metrics = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+      const served = metrics
+        .split('\n')
+        .filter((l) => l.startsWith('http_request_duration_seconds_count{') && l.includes('route="/users"'))
+        .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
+      expect(served).toBe(40);
+      run.child.kill('SIGTERM');
+      expect((await run.exited).code).toBe(0);
+      expect(run.output()).toContain('all workers stopped');
+    } finally {
+      run.child.kill('SIGKILL');
+      const client = new pg.Client({ connectionString: inject('postgresUrl') ?? '' });
+      await client.connect();
+      await client.query(`drop schema if exists "${schema}" cascade`);
+      await client.end();
+    }
+  });
+
+  it('when --workers runs more than one process on embedded PGlite, then it refuses in one line', async () => {
+    const { file } = writeConfig('database:\n  url: memory://\n');
+    const run = livehouse(['serve', 'user', '--config', file, '--workers', '2'], env);
+    expect((await run.exited).code).toBe(2);
+    expect(run.output()).toContain('database.url must be a postgres:// URL when --workers runs more than one process');
   });
 });
