@@ -221,6 +221,8 @@ describe.each(dbKinds)('thumbnail on %s', (kind) => {
       const res = await generate(streamId, owner);
       expect(res.status).toBe(200);
       expect(res.body).toMatchObject({ streamId, source: 'card' });
+      // The channel's upload, then one transaction: advisory lock, delete the old set, insert the new one.
+      expect(res.headers.get('livehouse-db-queries')).toBe('4');
       await expectFullSet(res.body);
 
       const listed = await p.call('thumbnail', 'GET', `/streams/${streamId}/thumbnails`);
