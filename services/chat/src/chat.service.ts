@@ -64,6 +64,7 @@ export class ChatHub {
   readonly #persister: Persister;
   readonly #reporter: ViewerReporter;
   readonly #rooms = new Map<string, Promise<Room>>();
+  readonly #opened = new Map<string, Room>();
   readonly #streams = new Map<string, { info: StreamInfo; expiresAt: number }>();
   readonly #budgets = new WeakMap<ChatClient, FrameBudget>();
   readonly #timers: NodeJS.Timeout[] = [];
@@ -122,7 +123,10 @@ export class ChatHub {
     if (!room) {
       room = this.#openRoom(streamId);
       this.#rooms.set(streamId, room);
-      room.catch(() => this.#rooms.delete(streamId));
+      room.then(
+        (r) => this.#opened.set(streamId, r),
+        () => this.#rooms.delete(streamId),
+      );
     }
     return room;
   }
@@ -366,8 +370,15 @@ export class ChatHub {
     return { id: result.id, at: result.at };
   }
 
-  async #appendSystem(streamId: string, type: string, body: Record<string, unknown>, dedupeKey?: string) {
-    const floor = (await this.#localRoom(streamId))?.floor ?? (await repo.maxItemId(this.#db, streamId));
+  async #appendSystem(
+    streamId: string,
+    type: string,
+    body: Record<string, unknown>,
+    options: { dedupeKey?: string; db?: Kysely<ChatDatabase> } = {},
+  ) {
+    const { dedupeKey, db = this.#db } = options;
+    // Not awaiting a room that is still opening: it queries outside `db`'s transaction.
+    const floor = this.#opened.get(streamId)?.floor ?? (await repo.maxItemId(db, streamId));
     const json = JSON.stringify({ type, ...body });
     const result = await this.#log.append(streamId, type, json, { floor, ...(dedupeKey && { dedupeKey }) });
     return { result, appended: result.ok ? this.#appended(streamId, type, null, result) : undefined };
@@ -425,7 +436,11 @@ export class ChatHub {
    * A stamp the ledger committed (the `stamp.sent` event): into its room once, however often the
    * event is delivered. Its `txId` lets clients drop it if they see it twice anyway.
    */
-  async deliverStamp(event: EventEnvelope<'stamp.sent'>): Promise<'delivered' | 'duplicate'> {
+  async deliverStamp(
+    event: EventEnvelope<'stamp.sent'>,
+    /** The consumer's transaction: in embedded mode a second connection would wait for it forever. */
+    db: Kysely<ChatDatabase> = this.#db,
+  ): Promise<'delivered' | 'duplicate'> {
     const d = event.data;
     const { result } = await this.#appendSystem(
       d.streamId,
@@ -437,7 +452,7 @@ export class ChatHub {
         senderId: d.senderId,
         price: d.price,
       },
-      `stamp:${d.sentStampId}`,
+      { dedupeKey: `stamp:${d.sentStampId}`, db },
     );
     return result.ok ? 'delivered' : 'duplicate';
   }
@@ -510,6 +525,7 @@ export class ChatHub {
         now - room.emptySince >= this.#config.roomIdleMs
       ) {
         this.#rooms.delete(room.streamId);
+        this.#opened.delete(room.streamId);
         room.dispose();
         await this.#reporter.report([{ info: room.info, count: 0 }]).catch(() => {});
         await this.#log.unsubscribe(room.streamId).catch(() => {});
@@ -532,6 +548,7 @@ export class ChatHub {
       room.dispose();
     }
     this.#rooms.clear();
+    this.#opened.clear();
     await this.#persister.close();
     await this.#log.close();
   }

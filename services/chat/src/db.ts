@@ -1,3 +1,4 @@
+import type { ProcessedEventsDatabase } from '@livehouse/kit';
 import type { ColumnType } from 'kysely';
 
 /** Every item of every room, written behind the Redis log (PostgreSQL is the durable archive). */
@@ -31,7 +32,7 @@ export interface ChannelSettingsTable {
   updated_at: ColumnType<Date, never, Date>;
 }
 
-export interface ChatDatabase {
+export interface ChatDatabase extends ProcessedEventsDatabase {
   items: ItemsTable;
   bans: BansTable;
   channel_settings: ChannelSettingsTable;

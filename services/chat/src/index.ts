@@ -4,14 +4,22 @@ import { chatRoutes } from './chat.routes.ts';
 import { ChatHub } from './chat.service.ts';
 import type { ChatDatabase } from './db.ts';
 import * as init from './migrations/0001_chat.ts';
+import * as processedEvents from './migrations/0002_processed_events.ts';
 import { RedisRoomLog } from './redis-room-log.ts';
 import { MemoryRoomLog } from './room-log.ts';
 import { LocalViewerCounter, RedisViewerCounter } from './viewers.ts';
 
 export { ChatHub, validateText } from './chat.service.ts';
 
-/** The hub behind a running chat API, by its HTTP server: for tests and for wiring event consumers. */
+/** The hub behind a running chat API, by its HTTP server (for tests) and by its service context (for consumers). */
 export const chatHubs = new WeakMap<object, ChatHub>();
+
+function hubOf(ctx: object) {
+  const hub = chatHubs.get(ctx);
+  // Consumers start after the routes, so this is a bug, not a race: the event is retried.
+  if (!hub) throw new Error('the chat hub is not running');
+  return hub;
+}
 
 /**
  * Live chat: a WebSocket room per stream. With `redis.url`, rooms span every chat instance (Redis
@@ -20,8 +28,14 @@ export const chatHubs = new WeakMap<object, ChatHub>();
 export const chatService = defineService<{ chat: typeof ChatConfig }, ChatDatabase>({
   name: 'chat',
   config: { chat: ChatConfig },
-  migrations: { '0001_chat': init },
+  migrations: { '0001_chat': init, '0002_processed_events': processedEvents },
   dependsOn: ['contents'],
+  // A paid stamp reaches its room only from here: the event is written after the ledger committed.
+  consumes: {
+    'stamp.sent': async (trx, event, ctx) => {
+      await hubOf(ctx).deliverStamp(event, trx);
+    },
+  },
   routes: async (app, ctx) => {
     const config = ctx.config.chat;
     let log: MemoryRoomLog | RedisRoomLog;
@@ -51,6 +65,7 @@ export const chatService = defineService<{ chat: typeof ChatConfig }, ChatDataba
       viewers,
     });
     chatHubs.set(app.server, hub);
+    chatHubs.set(ctx, hub);
     await chatRoutes(app, hub, config);
   },
 });

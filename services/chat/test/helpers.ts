@@ -47,14 +47,17 @@ export async function liveStream(p: TestPlatform, owner = streamer(), live = tru
 export class TestClient {
   readonly ws: WebSocket;
   readonly frames: Frame[] = [];
-  readonly items: ItemFrame[] = [];
-  lastId = 0;
+  /** The room as this client saw it; a reconnect (`carry`) continues the same list. */
+  readonly items: ItemFrame[];
+  lastId: number;
   readonly opened: Promise<void>;
   readonly closed: Promise<{ code: number; reason: string }>;
   #waiters: (() => void)[] = [];
   #ref = 0;
 
-  constructor(url: string, token: string) {
+  constructor(url: string, token: string, carry?: TestClient) {
+    this.items = carry?.items ?? [];
+    this.lastId = carry?.lastId ?? 0;
     this.ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` } });
     this.opened = new Promise((ok, fail) => {
       this.ws.once('open', () => ok());
@@ -118,7 +121,11 @@ export class TestClient {
     const ref = `r${++this.#ref}`;
     this.ws.send(JSON.stringify({ ...frame, ref }));
     return this.until(
-      () => this.frames.find((f) => f.ref === ref && (f.type === 'ack' || f.type === 'error')),
+      () => {
+        const answer = this.frames.find((f) => f.ref === ref && (f.type === 'ack' || f.type === 'error'));
+        if (!answer && this.ws.readyState > WebSocket.OPEN) throw new Error(`closed before answering ${ref}`);
+        return answer;
+      },
       timeoutMs,
       `the answer to ${ref}`,
     );
@@ -138,11 +145,12 @@ export async function connect(
   p: TestPlatform,
   streamId: string,
   user?: TestUser,
-  options: { since?: number; url?: string } = {},
+  options: { since?: number; url?: string; carry?: TestClient } = {},
 ) {
   const base = (options.url ?? p.url('chat')).replace(/^http/, 'ws');
-  const query = options.since !== undefined ? `?since=${options.since}` : '';
-  const client = new TestClient(`${base}/rooms/${streamId}/ws${query}`, await p.token('bff', user));
+  const since = options.since ?? options.carry?.lastId;
+  const query = since !== undefined ? `?since=${since}` : '';
+  const client = new TestClient(`${base}/rooms/${streamId}/ws${query}`, await p.token('bff', user), options.carry);
   await client.opened;
   await client.frame('history');
   return client;

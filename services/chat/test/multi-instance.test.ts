@@ -1,0 +1,151 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join, resolve } from 'node:path';
+import { redisUrl, startTestPlatform, type TestPlatform } from '@livehouse/kit/testing';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { chatService } from '../src/index.ts';
+import { connect, contentsService, liveStream, type TestClient, type TestUser, viewer } from './helpers.ts';
+
+const root = resolve(import.meta.dirname, '../../..');
+const postgresUrl = inject('postgresUrl');
+
+interface Instance {
+  child: ChildProcess;
+  url: string;
+  output: () => string;
+}
+
+/** A chat process of its own (what one pod runs), on the test's PostgreSQL schema and Redis. */
+function startInstance(p: TestPlatform, prefix: string): Promise<Instance> {
+  const config = {
+    http: { host: '127.0.0.1', port: 0, adminPort: 0 },
+    database: { url: postgresUrl, schema: `${p.backend.schemaPrefix}chat` },
+    redis: { url: redisUrl },
+    services: { contents: p.url('contents') },
+    log: { level: 'warn' },
+    chat: { redisPrefix: prefix, maxFramesPerSecond: 100 },
+  };
+  const child = spawn(join(root, 'node_modules/.bin/node'), [join(import.meta.dirname, 'fixtures/instance.ts')], {
+    cwd: root,
+    env: { ...process.env, ...p.secrets, CHAT_CONFIG: JSON.stringify(config) },
+    stdio: 'pipe',
+  });
+  let out = '';
+  return new Promise((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`chat instance did not start: ${out}`)), 20_000);
+    child.stderr.on('data', (d) => {
+      out += d;
+    });
+    child.stdout.on('data', (d) => {
+      out += d;
+      const ready = /\{"ready":"([^"]+)"\}/.exec(out);
+      if (ready) {
+        clearTimeout(timer);
+        ok({ child, url: ready[1] as string, output: () => out });
+      }
+    });
+    child.on('exit', (code) => fail(new Error(`chat instance exited with ${code}: ${out}`)));
+  });
+}
+
+const sequence = (c: TestClient) => c.items.map((i) => `${i.id}:${i.type}:${i.text ?? ''}`);
+
+describe.skipIf(!redisUrl || !postgresUrl)('two chat processes on one Redis', () => {
+  let p: TestPlatform;
+  let a: Instance;
+  let b: Instance;
+  const prefix = `livehouse:test:${randomBytes(4).toString('hex')}:`;
+
+  beforeAll(async () => {
+    // The in-process chat migrates the schema the two processes share; it is also a third instance.
+    p = await startTestPlatform([contentsService, chatService], 'postgres', {
+      config: (name) => (name === 'chat' ? { redis: { url: redisUrl }, chat: { redisPrefix: prefix } } : {}),
+    });
+    [a, b] = await Promise.all([startInstance(p, prefix), startInstance(p, prefix)]);
+  }, 40_000);
+  afterAll(async () => {
+    for (const i of [a, b]) i?.child.kill('SIGKILL');
+    await p?.close();
+  });
+
+  /** A live stream whose owner lifted the rate limit (these tests post fast), and the clients in its room. */
+  async function room(clientsPerInstance: number) {
+    const { streamId, channelId, owner } = await liveStream(p);
+    const users: TestUser[] = [];
+    const clients: { user: TestUser; client: TestClient; on: Instance }[] = [];
+    for (const on of [a, b]) {
+      for (let i = 0; i < clientsPerInstance; i++) {
+        const user = viewer();
+        users.push(user);
+        clients.push({ user, on, client: await connect(p, streamId, user, { url: on.url }) });
+      }
+    }
+    const set = await p.call('chat', 'PUT', `/channels/${channelId}/chat-settings`, {
+      user: owner,
+      body: { rateLimitMax: 1000, rateLimitWindowMs: 1000 },
+    });
+    expect(set.status).toBe(200);
+    for (const { client } of clients) await client.until(() => client.lastId === 1, 5000, 'the settings item');
+    return { streamId, clients };
+  }
+
+  it('when clients on each instance post, then all of them see every message in the same order', async () => {
+    const { streamId, clients } = await room(3);
+    const acks = await Promise.all(
+      clients.flatMap(({ client }, n) => Array.from({ length: 20 }, (_, i) => client.say(`c${n}-${i}`))),
+    );
+    expect(acks.every((f) => f.type === 'ack')).toBe(true);
+    const head = (await p.call('chat', 'GET', `/rooms/${streamId}`)).body.lastId;
+    expect(head).toBe(1 + 120);
+    for (const { client } of clients) await client.until(() => client.lastId === head, 5000, `item ${head}`);
+    const first = sequence(clients[0]!.client);
+    expect(first).toHaveLength(121);
+    for (const { client } of clients) expect(sequence(client)).toEqual(first);
+  });
+
+  it('when one instance is killed, then its clients resume on the other without losing an acknowledged message', async () => {
+    const { streamId, clients } = await room(3);
+    const acked = new Map<number, string>();
+    const ackedAfterResume = new Map<number, number>();
+    let stop = false;
+    // Every client posts every 15 ms; a client whose instance died reconnects to B with ?since.
+    const run = async (entry: (typeof clients)[number], n: number) => {
+      let i = 0;
+      while (!stop) {
+        const text = `c${n}-${i++}`;
+        const answer = await entry.client.say(text).catch(() => undefined);
+        if (answer?.type === 'ack') {
+          acked.set(answer.id as number, text);
+          if (entry.on === b) ackedAfterResume.set(n, (ackedAfterResume.get(n) ?? 0) + 1);
+        }
+        if (entry.client.ws.readyState > 1) {
+          const { code } = await entry.client.closed;
+          expect([1006, 1012]).toContain(code);
+          entry.on = b;
+          entry.client = await connect(p, streamId, entry.user, { url: b.url, carry: entry.client });
+          expect(entry.client.frames.find((f) => f.type === 'history')?.resumed).toBe(true);
+        }
+        await new Promise((r) => setTimeout(r, 15));
+      }
+    };
+    const running = clients.map((entry, n) => run(entry, n));
+    await new Promise((r) => setTimeout(r, 600));
+    a.child.kill('SIGKILL');
+    await new Promise((r) => setTimeout(r, 900));
+    stop = true;
+    await Promise.all(running);
+
+    expect(clients.every((c) => c.on === b)).toBe(true);
+    // A's clients (0–2) went on posting through B.
+    for (const n of [0, 1, 2]) expect(ackedAfterResume.get(n)).toBeGreaterThan(10);
+    const head = (await p.call('chat', 'GET', `/rooms/${streamId}`)).body.lastId as number;
+    expect(acked.size).toBeGreaterThan(100);
+    for (const { client } of clients) await client.until(() => client.lastId === head, 5000, `item ${head}`);
+    const first = sequence(clients[0]!.client);
+    // Every id from 1 to the head, once, in order — on every client.
+    expect(clients[0]!.client.items.map((i) => i.id)).toEqual(Array.from({ length: head }, (_, i) => i + 1));
+    for (const { client } of clients) expect(sequence(client)).toEqual(first);
+    const byId = new Map(clients[0]!.client.items.map((i) => [i.id, i.text]));
+    for (const [id, text] of acked) expect(byId.get(id)).toBe(text);
+  }, 30_000);
+});
