@@ -38,7 +38,13 @@ export async function up(options: { dataDir: string; fresh: boolean }) {
         const s = services[name];
         return s ? { port: s.port, adminPort: s.adminPort } : { port: 0, adminPort: 0 };
       },
-      config: () => ({ log: { level } }),
+      config: (name) => ({
+        log: { level },
+        // Generated thumbnails live beside the database, in the data folder.
+        ...(name === 'thumbnail' && {
+          thumbnail: { storage: { kind: 'filesystem', dir: join(dataDir, 'thumbnails') } },
+        }),
+      }),
       logger: (name) => root.child({ service: name }),
     },
   ).catch(async (err: unknown) => {
