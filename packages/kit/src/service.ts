@@ -18,7 +18,7 @@ import { AppError, errorHandler, notFoundHandler } from './errors.ts';
 import type { EventBus } from './events/bus.ts';
 import type { ConsumeHandlers } from './events/consumer.ts';
 import { RedisEventBus } from './events/redis-bus.ts';
-import { startServiceEvents } from './events/runtime.ts';
+import { hasOutbox, startServiceEvents } from './events/runtime.ts';
 import { ServiceClient } from './http-client.ts';
 import { type Caller, InternalAuth } from './internal-auth.ts';
 import { loggerOptions } from './logger.ts';
@@ -67,7 +67,10 @@ export interface ServiceDefinition<S extends TProperties = TProperties, DB = unk
   routes: (app: ServiceApp, ctx: ServiceContext<S, DB>) => Promise<void>;
   /** Background work started after the API listens (consumers, relays); stopped on close. */
   background?: (ctx: ServiceContext<S, DB>) => Promise<{ stop(): Promise<void> }>;
-  /** Event types this service writes to its outbox (which needs `createOutboxTable` in a migration): the kit relays them. */
+  /**
+   * Event types this service writes to its outbox (which needs `createOutboxTable` in a migration): the kit
+   * relays them. Declare it: a service without it is relayed only if its outbox exists when it starts.
+   */
   produces?: readonly EventType[];
   /**
    * Handlers of the events this service consumes (its migrations need `createProcessedEventsTable`):
@@ -217,7 +220,9 @@ export async function buildService<S extends TProperties, DB>(
     if (reply.statusCode >= 500) request.log.warn({ status: reply.statusCode, url: request.url }, 'server error');
   });
 
-  const wantsEvents = (def.produces?.length ?? 0) > 0 || Object.keys(def.consumes ?? {}).length > 0;
+  // A service that forgot to declare `produces` but has an outbox still gets its events relayed.
+  const produces = def.produces ?? (database && (await hasOutbox(database as Database<unknown>)) ? [] : undefined);
+  const wantsEvents = produces !== undefined || Object.keys(def.consumes ?? {}).length > 0;
   let ownedBus: EventBus | undefined;
   if (wantsEvents && !options.bus && config.redis) ownedBus = new RedisEventBus({ url: config.redis.url });
   const bus = wantsEvents ? (options.bus ?? ownedBus) : undefined;
@@ -246,7 +251,7 @@ export async function buildService<S extends TProperties, DB>(
   const events = bus
     ? await startServiceEvents({
         service: def.name,
-        produces: def.produces,
+        produces,
         consumes: def.consumes,
         db: database?.db,
         schema: database?.schema,

@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { contentsService } from '@livehouse/contents';
-import { type AnyServiceDefinition, InProcessEventBus, RedisEventBus } from '@livehouse/kit';
+import { InProcessEventBus, RedisEventBus } from '@livehouse/kit';
 import { dbKinds, redisUrl, startTestPlatform, type TestBody, type TestPlatform } from '@livehouse/kit/testing';
 import { userService } from '@livehouse/user';
 import type { Kysely } from 'kysely';
@@ -8,11 +8,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TimelineDatabase } from '../src/db.ts';
 import { timelineService } from '../src/index.ts';
 
-// contents writes stream.started / stream.ended to its outbox; the kit relays what a service declares.
-const contents: AnyServiceDefinition = {
-  ...contentsService,
-  produces: contentsService.produces ?? ['channel.created', 'stream.started', 'stream.ended'],
-};
 const THRESHOLD = 3;
 
 async function until<T>(what: string, read: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 10_000) {
@@ -81,7 +76,7 @@ describe.each(dbKinds)('timeline on %s', (kind) => {
   const db = () => p.services.get('timeline')?.built.database?.db as Kysely<TimelineDatabase>;
 
   beforeAll(async () => {
-    p = await startTestPlatform([userService, contents, timelineService], kind, {
+    p = await startTestPlatform([userService, contentsService, timelineService], kind, {
       bus,
       config: (name) => (name === 'timeline' ? { timeline: { fanoutThreshold: THRESHOLD } } : {}),
     });
@@ -317,7 +312,7 @@ describe.each(dbKinds)('timeline on %s', (kind) => {
         prefix: `lhtest:${randomBytes(4).toString('hex')}:`,
         blockMs: 200,
       });
-      r = await startTestPlatform([userService, contents, timelineService], kind, { bus });
+      r = await startTestPlatform([userService, contentsService, timelineService], kind, { bus });
     });
     afterAll(async () => {
       await r?.close();

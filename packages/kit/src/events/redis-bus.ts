@@ -25,6 +25,11 @@ export interface RedisEventBusOptions {
   maxLen?: number;
   /** A consumer holds a partition this long without renewing; then another takes it and its unacknowledged entries. */
   leaseMs?: number;
+  /**
+   * An entry unacknowledged this long in a partition we hold is claimed (XAUTOCLAIM) and handled again:
+   * what a consumer that lost its lease had read but not handled. Default: twice `leaseMs`.
+   */
+  claimIdleMs?: number;
   /** How long one XREADGROUP waits for new entries. */
   blockMs?: number;
   batchSize?: number;
@@ -32,6 +37,28 @@ export interface RedisEventBusOptions {
 
 // Renews a lease only if we still hold it; deletes it only if it is ours.
 const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
+/**
+ * XREADGROUP '>' on each partition whose lease (KEYS[i]) we hold, in one atomic step: a consumer that
+ * lost a partition can never take new entries of it after the next holder claimed the old ones.
+ * Per partition: {0} lease lost, {1, entries}, or {2, last id of the stream} when there is nothing new.
+ */
+const FENCED_READ = `
+local n = #KEYS / 2
+local out = {}
+for i = 1, n do
+  if redis.call('get', KEYS[i]) ~= ARGV[1] then
+    out[i] = {0}
+  else
+    local r = redis.call('XREADGROUP', 'GROUP', ARGV[2], ARGV[1], 'COUNT', ARGV[3], 'STREAMS', KEYS[n + i], '>')
+    if r then
+      out[i] = {1, r[1][2]}
+    else
+      local last = redis.call('XREVRANGE', KEYS[n + i], '+', '-', 'COUNT', 1)
+      out[i] = {2, last[1] and last[1][1] or '0-0'}
+    end
+  end
+end
+return out`;
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 
 type StreamEntry = [id: string, fields: string[] | null];
@@ -40,9 +67,11 @@ type ReadReply = [key: string, entries: StreamEntry[]][] | null;
 /**
  * Redis Streams with consumer groups. Events go to one of `partitions` streams by key; in each
  * group one consumer at a time holds a partition (a lease renewed in Redis), so one key's events are
- * handled in order even with many pods. Entries are acknowledged (XACK) after the handler returned;
- * a consumer that took over a partition first claims (XAUTOCLAIM) and handles what its previous
- * holder left unacknowledged, then reads new entries.
+ * handled in order even with many pods. New entries are taken only together with a check of the
+ * lease (one Lua script), and acknowledged (XACK) after the handler returned; a consumer that took
+ * over a partition first claims (XAUTOCLAIM) and handles what its previous holder left unacknowledged,
+ * then reads new entries. A holder that stalled past its lease may still finish the entry in hand:
+ * the consumer's processed-events table makes that harmless.
  */
 export class RedisEventBus implements EventBus {
   readonly kind = 'redis';
@@ -51,6 +80,7 @@ export class RedisEventBus implements EventBus {
   readonly #redis: Redis;
   readonly #maxLen: number;
   readonly #leaseMs: number;
+  readonly #claimIdleMs: number;
   readonly #blockMs: number;
   readonly #batchSize: number;
   readonly #subscriptions = new Set<Subscription>();
@@ -60,6 +90,7 @@ export class RedisEventBus implements EventBus {
     this.partitions = options.partitions ?? 8;
     this.#maxLen = options.maxLen ?? 100_000;
     this.#leaseMs = options.leaseMs ?? 10_000;
+    this.#claimIdleMs = options.claimIdleMs ?? this.#leaseMs * 2;
     this.#blockMs = options.blockMs ?? 1000;
     this.#batchSize = options.batchSize ?? 100;
     // Commands fail after 5 s rather than queueing forever: the relay then retries its batch.
@@ -123,28 +154,37 @@ export class RedisEventBus implements EventBus {
     let stopped = false;
     let reading = false;
 
-    const acquire = async (p: number) => {
-      const ok = await redis.set(this.#leaseKey(group, p), me, 'PX', this.#leaseMs, 'NX');
-      if (ok !== 'OK') return;
-      // The lease is exclusive: whatever another consumer left unacknowledged here is ours now,
-      // and is handled before any new entry of the partition.
+    /** Moves entries of partition `p` idle at least `minIdleMs` to this consumer; they are read from its history next. */
+    const claim = async (p: number, minIdleMs: number) => {
       let cursor = '0-0';
+      let claimed = 0;
       do {
         const reply = (await redis.call(
           'XAUTOCLAIM',
           this.streamKey(p),
           group,
           me,
-          '0',
+          String(minIdleMs),
           cursor,
           'COUNT',
           '1000',
           'JUSTID',
         )) as [string, string[]];
         cursor = reply[0];
-        if (reply[1].length > 0)
-          log.info({ group, partition: p, claimed: reply[1].length }, 'claimed unacknowledged events');
+        claimed += reply[1].length;
       } while (cursor !== '0-0');
+      if (claimed > 0) {
+        pending.add(p);
+        log.info({ group, partition: p, claimed }, 'claimed unacknowledged events');
+      }
+    };
+
+    const acquire = async (p: number) => {
+      const ok = await redis.set(this.#leaseKey(group, p), me, 'PX', this.#leaseMs, 'NX');
+      if (ok !== 'OK') return;
+      // The lease is exclusive: whatever the previous holder left unacknowledged here is ours now,
+      // and is handled before any new entry of the partition.
+      await claim(p, 0);
       pending.add(p);
       held.add(p);
     };
@@ -157,6 +197,9 @@ export class RedisEventBus implements EventBus {
             if (renewed !== 1) {
               held.delete(p);
               log.warn({ group, partition: p }, 'lost the lease of a partition');
+            } else {
+              // Entries a consumer read after losing this partition to us (it leaves them unhandled).
+              await claim(p, this.#claimIdleMs);
             }
           } else {
             await acquire(p);
@@ -201,6 +244,37 @@ export class RedisEventBus implements EventBus {
       return false;
     };
 
+    /** This consumer's own unacknowledged entries (history '0') of the given partitions. */
+    const readHistory = async (parts: number[]) => {
+      const reply = (await redis.call(
+        'XREADGROUP',
+        'GROUP',
+        group,
+        me,
+        'COUNT',
+        String(this.#batchSize),
+        'STREAMS',
+        ...parts.map((p) => this.streamKey(p)),
+        ...parts.map(() => '0'),
+      )) as ReadReply;
+      const byKey = new Map((reply ?? []).map(([key, entries]) => [key, entries]));
+      return parts.map((p) => byKey.get(this.streamKey(p)) ?? []);
+    };
+
+    /** New entries, each partition read only while its lease is still ours (checked atomically in Redis). */
+    const readFenced = async (parts: number[]) => {
+      const reply = (await redis.eval(
+        FENCED_READ,
+        parts.length * 2,
+        ...parts.map((p) => this.#leaseKey(group, p)),
+        ...parts.map((p) => this.streamKey(p)),
+        me,
+        group,
+        String(this.#batchSize),
+      )) as ([0] | [1, StreamEntry[]] | [2, string])[];
+      return reply;
+    };
+
     const loop = async () => {
       let failures = 0;
       while (!stopped) {
@@ -209,39 +283,67 @@ export class RedisEventBus implements EventBus {
           await wakeable.sleep(this.#leaseMs);
           continue;
         }
-        const ids = parts.map((p) => (pending.has(p) ? '0' : '>'));
-        const block = ids.includes('0') ? [] : ['BLOCK', String(this.#blockMs)];
-        let reply: ReadReply;
+        const history = parts.filter((p) => pending.has(p));
+        const fresh = parts.filter((p) => !pending.has(p));
+        const batches: [number, StreamEntry[]][] = [];
+        /** Per idle partition, the last id on its stream: XREAD waits for anything after it. */
+        const idle: [number, string][] = [];
         try {
-          reading = true;
-          reply = (await reader.call(
-            'XREADGROUP',
-            'GROUP',
-            group,
-            me,
-            'COUNT',
-            String(this.#batchSize),
-            ...block,
-            'STREAMS',
-            ...parts.map((p) => this.streamKey(p)),
-            ...ids,
-          )) as ReadReply;
+          if (history.length > 0) {
+            const entries = await readHistory(history);
+            for (const [i, p] of history.entries()) {
+              const got = entries[i] ?? [];
+              if (got.length === 0) pending.delete(p);
+              else batches.push([p, got]);
+            }
+          }
+          if (fresh.length > 0) {
+            const reply = await readFenced(fresh);
+            for (const [i, p] of fresh.entries()) {
+              const r = reply[i];
+              if (!r || r[0] === 0) {
+                held.delete(p);
+                log.warn({ group, partition: p }, 'lost the lease of a partition');
+              } else if (r[0] === 1) batches.push([p, r[1]]);
+              else idle.push([p, r[1]]);
+            }
+          }
         } catch (err) {
           if (stopped) break;
-          log.warn({ err, group }, 'XREADGROUP failed');
+          log.warn({ err, group }, 'reading the streams failed');
           await wakeable.sleep(backoffMs(failures++));
           continue;
-        } finally {
-          reading = false;
         }
-        let failed = false;
-        const byKey = new Map((reply ?? []).map(([key, entries]) => [key, entries]));
-        for (const [i, p] of parts.entries()) {
-          const key = this.streamKey(p);
-          const entries = byKey.get(key) ?? [];
-          if (ids[i] === '0' && entries.length === 0) pending.delete(p);
+
+        if (batches.length === 0) {
+          if (idle.length === 0 || history.length > 0) continue;
+          // Nothing to do: wait (without taking entries) until one of our partitions gets a new one.
           try {
-            if (await handleEntries(p, key, entries)) failed = true;
+            reading = true;
+            await reader.call(
+              'XREAD',
+              'COUNT',
+              '1',
+              'BLOCK',
+              String(this.#blockMs),
+              'STREAMS',
+              ...idle.map(([p]) => this.streamKey(p)),
+              ...idle.map(([, last]) => last),
+            );
+          } catch (err) {
+            if (stopped) break;
+            log.warn({ err, group }, 'XREAD failed');
+            await wakeable.sleep(backoffMs(failures++));
+          } finally {
+            reading = false;
+          }
+          continue;
+        }
+
+        let failed = false;
+        for (const [p, entries] of batches) {
+          try {
+            if (await handleEntries(p, this.streamKey(p), entries)) failed = true;
           } catch (err) {
             // XACK failed: the entry stays pending and is handled again (the consumer is idempotent).
             log.warn({ err, group }, 'XACK failed');

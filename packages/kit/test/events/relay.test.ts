@@ -99,6 +99,8 @@ describe.each(dbKinds)('outbox relay and idempotent consumers on %s', (kind) => 
     const b = relay(bus, { batchSize: 4, pollMs: 1 }).start();
     cleanups.push(() => Promise.all([a.stop(), b.stop()]));
     await waitFor(async () => seen.length >= 30, 10_000, '30 events');
+    // Counted after each batch's mark, a moment after its events reached the consumer.
+    await waitFor(async () => a.published + b.published >= 30, 10_000, 'the last mark');
     expect(seen).toEqual(range(30));
     expect(a.published + b.published).toBe(30);
   });
@@ -108,7 +110,7 @@ describe.each(dbKinds)('outbox relay and idempotent consumers on %s', (kind) => 
     let redis: Redis;
     const buses: RedisEventBus[] = [];
     const newBus = () => {
-      const bus = new RedisEventBus({ url: redisUrl as string, prefix, partitions: 4, leaseMs: 600, blockMs: 200 });
+      const bus = new RedisEventBus({ url: redisUrl as string, prefix, partitions: 4, leaseMs: 1500, blockMs: 200 });
       buses.push(bus);
       return bus;
     };

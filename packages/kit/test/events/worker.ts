@@ -15,7 +15,7 @@ const [role, postgresUrl, schemaPrefix, redisUrl, redisPrefix] = process.argv.sl
 ];
 const backend = await openBackend(postgresUrl, { poolSize: 2 });
 const schemas = openSchemas(backend, schemaPrefix);
-const bus = new RedisEventBus({ url: redisUrl, prefix: redisPrefix, partitions: 4, leaseMs: 600, blockMs: 200 });
+const bus = new RedisEventBus({ url: redisUrl, prefix: redisPrefix, partitions: 4, leaseMs: 1500, blockMs: 200 });
 
 if (role === 'relay') {
   new OutboxRelay({
