@@ -1,12 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import {
-  type BuiltService,
-  buildService,
-  defaultResilience,
-  generateDevSecrets,
-  listen,
-  parseConfig,
-} from '@livehouse/kit';
+import { type BuiltService, buildService, generateDevSecrets, listen, parseConfig } from '@livehouse/kit';
 import type { TestBody, TestPlatform } from '@livehouse/kit/testing';
 import type { FaultMode } from '@livehouse/kit/testing/fault-proxy';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -26,6 +19,8 @@ const BUDGET_MS = 800;
 /** Scheduling slack on a shared two-core machine. */
 const MARGIN_MS = Number(process.env.LIVEHOUSE_FAULT_MARGIN_MS ?? 250);
 const HALF_OPEN_AFTER_MS = 150;
+/** Calls without a section timeout of their own (commands) wait this long (bff.backends.<name>.timeoutMs). */
+const COMMAND_TIMEOUT_MS = 1000;
 /** Longer than every section's timeout (≤ 300 ms), the budget and a command's timeout. */
 const SLOW_MS = 1500;
 const FAULTS: Exclude<FaultMode, 'pass'>[] = ['down', 'blackhole', 'http500', 'malformed', 'slow'];
@@ -82,7 +77,7 @@ function probesFor(backend: string): Probe[] {
     client: 'web',
     path,
     body,
-    limitMs: defaultResilience.timeoutMs,
+    limitMs: COMMAND_TIMEOUT_MS,
     faulty: { status: 'upstream' },
     healthy: 200,
     ...extra,
@@ -338,7 +333,10 @@ describe('bff under backend faults (backends as separate processes)', () => {
         bff: {
           requestBudgetMs: BUDGET_MS,
           backends: Object.fromEntries(
-            BACKENDS.map((b) => [b, { halfOpenAfterMs: HALF_OPEN_AFTER_MS, breakerFailures: 3 }]),
+            BACKENDS.map((b) => [
+              b,
+              { timeoutMs: COMMAND_TIMEOUT_MS, halfOpenAfterMs: HALF_OPEN_AFTER_MS, breakerFailures: 3 },
+            ]),
           ),
           rateLimit: { perIp: { max: 100_000 }, perUser: { max: 100_000 } },
           docs: false,
@@ -353,7 +351,7 @@ describe('bff under backend faults (backends as separate processes)', () => {
     // Cold processes answer slowly at first: wait for full answers before faulting anything.
     for (const backend of BACKENDS) await expectRecovery(backend, `${backend} at start`, 30_000);
     report['start-up (processes, world)'] = { slowestMs: Date.now() - started, rounds: 0 };
-  }, 90_000);
+  }, 180_000);
 
   afterAll(async () => {
     if (process.env.LIVEHOUSE_FAULT_REPORT) console.table(report);
