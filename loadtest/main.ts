@@ -223,6 +223,12 @@ async function main(argv: string[]) {
         ...(run.totals.latency['*'] && { all: run.totals.latency['*'] }),
       },
       endpoints,
+      errorAnswers: [...recorder.errorCodes]
+        .map(([key, v]) => {
+          const [endpoint = '', status = '', code = ''] = key.split('|');
+          return { endpoint, status, code, count: v.count, message: v.message };
+        })
+        .sort((a, b) => b.count - a.count),
       seconds: recorder.seconds,
       periods: periodsRelative(run.periods, recorder.startedAt),
       degraded: {

@@ -32,7 +32,13 @@ export function diagnose(r: Omit<Result, 'limits'>): string[] {
           `p99 wait for it ${wait?.toFixed(1)} ms on average).`,
       );
     }
-    if ((elu ?? 0) > 85) {
+    const starved = (elu ?? 0) > 60 && (cpu ?? 0) < (elu ?? 0) * 0.6;
+    if (starved) {
+      out.push(
+        `Limit: CPU starvation. The platform's event loop was busy ${pct(elu)} of the wall-clock time but got only ${pct(cpu)} of a core: ` +
+          'its thread was ready to run and waiting for a CPU that other processes held. Latencies and timeouts here measure the contention of the machine more than livehouse.',
+      );
+    } else if ((elu ?? 0) > 85) {
       out.push(
         (held ?? 0) > 60
           ? 'Limit: the platform process is saturated, and most of its time is the embedded database: one PGlite session serializes all SQL. Run with --db postgres://… (or deploy) to take the database off that thread.'

@@ -233,9 +233,19 @@ export function createMix(
       ee.emit('counter', `req|${endpoint}|${res.statusCode}`, 1);
       const degraded = res.headers['livehouse-degraded'];
       const view = viewOf(endpoint);
+      let error: { code?: string; message?: string } | undefined;
+      if (res.statusCode >= 400 && res.body) {
+        try {
+          error = JSON.parse(res.body).error;
+        } catch {
+          error = { code: 'not_json', message: res.body.slice(0, 200) };
+        }
+      }
       recorder.record(endpoint, res.statusCode, {
         ...(typeof degraded === 'string' && degraded && { degraded }),
         ...(view && { view }),
+        ...(error?.code && { code: error.code }),
+        ...(error?.message && { message: error.message }),
       });
       if (endpoint === 'POST /auth/login' && res.statusCode === 200 && res.body) {
         try {

@@ -29,6 +29,8 @@ export class Recorder {
   readonly statuses = new Map<string, Map<string, number>>();
   /** The same, counted only after a backend was killed. */
   readonly statusesAfterKill = new Map<string, Map<string, number>>();
+  /** "endpoint|status|code" → count and the first message, for error answers. */
+  readonly errorCodes = new Map<string, { count: number; message: string }>();
   /** "view.section" → responses that listed it in `livehouse-degraded` */
   readonly degradedSections = new Map<string, number>();
   requests = 0;
@@ -55,7 +57,11 @@ export class Recorder {
   }
 
   /** `status` 0 with `code`: no HTTP answer (refused, reset, timed out). */
-  record(endpoint: string, status: number, options: { code?: string; degraded?: string; view?: string } = {}) {
+  record(
+    endpoint: string,
+    status: number,
+    options: { code?: string; message?: string; degraded?: string; view?: string } = {},
+  ) {
     const s = this.#second();
     this.requests++;
     s.requests++;
@@ -64,6 +70,10 @@ export class Recorder {
     count(this.statuses, endpoint, key);
     if (this.killed) count(this.statusesAfterKill, endpoint, key);
     if (Recorder.isError(status)) {
+      const k = `${endpoint}|${key}|${options.code ?? ''}`;
+      const e = this.errorCodes.get(k) ?? { count: 0, message: options.message ?? '' };
+      e.count++;
+      this.errorCodes.set(k, e);
       if (this.killed && explainedByKill(endpoint, this.killed.service)) this.explainedErrors++;
       else {
         this.errors++;

@@ -238,9 +238,6 @@ function table(head: string[], rows: (string | number)[][], numericFrom = 1) {
 export function html(r: Result, pngName: string) {
   const c = charts(r);
   const statusKeys = [...new Set(r.endpoints.flatMap((e) => Object.keys(e.statuses)))].sort();
-  const errorRows = r.endpoints
-    .filter((e) => Object.keys(e.statuses).some((s) => !/^[23]\d\d$/.test(s)))
-    .map((e) => [esc(e.endpoint), ...statusKeys.map((s) => e.statuses[s] ?? 0)]);
   const degradedKeys = [
     ...new Set([...Object.keys(r.degraded.metrics), ...Object.keys(r.degraded.seenByClients)]),
   ].sort();
@@ -343,7 +340,15 @@ ${table(
   ['endpoint', ...statusKeys],
   r.endpoints.map((e) => [esc(e.endpoint), ...statusKeys.map((s) => e.statuses[s] ?? 0)]),
 )}
-${errorRows.length === 0 ? '<p class="ok">No error answers.</p>' : ''}
+${
+  r.errorAnswers.length === 0
+    ? '<p class="ok">No error answers.</p>'
+    : `<p class="note">Error answers by the API's error code (the message is the first one seen):</p>${table(
+        ['endpoint', 'status', 'code', 'first message', 'count'],
+        r.errorAnswers.map((e) => [esc(e.endpoint), esc(e.status), esc(e.code), esc(e.message), e.count]),
+        4,
+      )}`
+}
 
 <h2>Degraded view sections</h2>
 <p class="note">A view answers 200 without a failing optional section and lists it in <code>meta.degraded</code>. From the BFF's

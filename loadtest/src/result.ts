@@ -41,6 +41,8 @@ export interface Result {
     all?: Latency;
   };
   endpoints: EndpointRow[];
+  /** Error answers by endpoint, status and the API's error code, with the first message seen. */
+  errorAnswers: { endpoint: string; status: string; code: string; count: number; message: string }[];
   seconds: Second[];
   periods: { t: number; latency: Record<string, Latency> }[];
   degraded: {
