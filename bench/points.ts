@@ -10,6 +10,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
@@ -32,6 +33,7 @@ interface Shape {
   p99Ms: number;
   spends: number;
   errors: number;
+  serviceThreadBusy?: number;
 }
 
 async function startPoint(shards: number) {
@@ -112,15 +114,17 @@ interface LoadJob {
  * The load generator gets its own thread (and so its own core when there is one): on a small machine
  * a client sharing the service's event loop would measure mostly itself.
  */
-function loadInWorker(job: LoadJob): Promise<Shape> {
+async function loadInWorker(job: LoadJob): Promise<Shape> {
   const worker = new Worker(new URL(import.meta.url), { workerData: job });
-  return new Promise((resolve, reject) => {
-    worker.once('message', (shape: Shape) => {
-      resolve(shape);
-      void worker.terminate();
-    });
+  const before = performance.eventLoopUtilization();
+  const shape = await new Promise<Shape>((resolve, reject) => {
+    worker.once('message', resolve);
     worker.once('error', reject);
   });
+  await worker.terminate();
+  // How busy the service's own thread was: near 1 means the service, not the database, is the limit.
+  const busy = performance.eventLoopUtilization(before).utilization;
+  return { ...shape, serviceThreadBusy: Math.round(busy * 100) / 100 };
 }
 
 if (!isMainThread) {
@@ -131,6 +135,9 @@ if (!isMainThread) {
   await http.close();
   parentPort?.postMessage(shape);
 }
+
+const describe = (s: Shape) =>
+  `${s.tps} spends/s, p50 ${s.p50Ms} ms, p99 ${s.p99Ms} ms, ${s.errors} errors, service thread ${Math.round((s.serviceThreadBusy ?? 0) * 100)} % busy`;
 
 async function setUp(p: Point) {
   const viewers = Array.from({ length: VIEWERS }, () => randomUUID());
@@ -232,14 +239,10 @@ async function main() {
     });
     await loadInWorker(job(sharded, streamers, 1000)); // warm-up
     const uniform = await loadInWorker(job(sharded, streamers, seconds * 1000));
-    console.log(
-      `  uniform (viewers → ${STREAMERS} streamers): ${uniform.tps} spends/s, p50 ${uniform.p50Ms} ms, p99 ${uniform.p99Ms} ms`,
-    );
+    console.log(`  uniform (viewers → ${STREAMERS} streamers): ${describe(uniform)}`);
     const star = streamers[0] as string;
     const raid = await loadInWorker(job(sharded, [star], seconds * 1000));
-    console.log(
-      `  raid (viewers → 1 streamer, 8 receiving shards): ${raid.tps} spends/s, p50 ${raid.p50Ms} ms, p99 ${raid.p99Ms} ms`,
-    );
+    console.log(`  raid (viewers → 1 streamer, 8 receiving shards): ${describe(raid)}`);
     const violations = await reconcile(sharded);
     console.log(`  reconciliation: ${violations} violations`);
     await stop(sharded);
@@ -258,9 +261,7 @@ async function main() {
       };
       await loadInWorker({ ...oneJob, durationMs: 1000 });
       raidOneShard = await loadInWorker({ ...oneJob, durationMs: seconds * 1000 });
-      console.log(
-        `  raid with 1 receiving shard: ${raidOneShard.tps} spends/s, p50 ${raidOneShard.p50Ms} ms, p99 ${raidOneShard.p99Ms} ms`,
-      );
+      console.log(`  raid with 1 receiving shard: ${describe(raidOneShard)}`);
       violationsOneShard = await reconcile(single);
     } finally {
       await stop(single);
@@ -283,6 +284,8 @@ async function main() {
         platformFeeBps: 1000,
         server: new URL(url).host,
       },
+      loadAverage: loadavg().map((l) => Math.round(l * 10) / 10),
+      cores: cpus().length,
       at: new Date().toISOString(),
     };
   } catch (err) {

@@ -23,6 +23,7 @@ export const pointService = defineService<typeof pointConfig, PointDatabase>({
   config: pointConfig,
   migrations: { '0001_ledger': ledger },
   dependsOn: [],
+  produces: ['points.purchased', 'points.spent', 'points.refunded'],
   routes: async (app, ctx) => {
     const ledger = createLedger(ctx.db, {
       feeBps: ctx.config.point.platformFeeBps,
