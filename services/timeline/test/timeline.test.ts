@@ -83,7 +83,7 @@ describe.each(dbKinds)('timeline on %s', (kind) => {
   });
   afterAll(() => p?.close());
 
-  it('when a user follows a channel and it goes live, then the stream is in the follower’s timeline (fan-out on write), live until it ends', async () => {
+  it('when a user follows a channel and it goes live, then the stream is in the follower’s timeline (fan-out on write), live until it ends, gone after an unfollow', async () => {
     const s = await w.streamer();
     const [fan, stranger] = [await w.user(), await w.user()];
     await w.follow(fan, s.id);
@@ -121,6 +121,13 @@ describe.each(dbKinds)('timeline on %s', (kind) => {
       'the item shows the end',
       () => w.timeline(fan),
       (r) => r.body.items[0]?.live === false,
+    );
+    // Unfollowing takes the channel's entries out again.
+    await w.follow(fan, s.id, 'DELETE');
+    await until(
+      'the unfollower’s timeline is empty',
+      () => w.streamIds(fan),
+      (ids) => ids.length === 0,
     );
   });
 
