@@ -181,7 +181,7 @@ describe.each(dbKinds)('outbox relay and idempotent consumers on %s', (kind) => 
       const ids = await streamed();
       expect(new Set(ids).size).toBe(total);
       expect(ids.length).toBeGreaterThan(total); // the crashed batches went out twice
-    });
+    }, 60_000);
 
     it.skipIf(kind !== 'postgres')(
       'when the relay process and a consumer process are killed (SIGKILL) mid-stream and restarted, then nothing is lost, nothing is applied twice, and each key stays in order',
@@ -257,6 +257,7 @@ describe.each(dbKinds)('outbox relay and idempotent consumers on %s', (kind) => 
           `[relay kill test] ${ids.length} stream entries for ${total} events (${ids.length - total} republished after kills)`,
         );
       },
+      90_000,
     );
   });
 });
