@@ -15,6 +15,7 @@ import {
   type TimedScrape,
   viewFailuresAfterKill,
 } from './src/analyze.ts';
+import { CHAT_DELIVERY } from './src/chat.ts';
 import { diagnose } from './src/diagnose.ts';
 import { explainedByKill } from './src/endpoints.ts';
 import { SourceAddresses } from './src/http.ts';
@@ -96,6 +97,14 @@ async function main(argv: string[]) {
     const rel = (at: number) => (at - recorder.startedAt) / 1000;
     const scrapes: TimedScrape[] = [{ t: 0, scrape: before }];
     const platformStart = target.samples.length;
+    const chatUse = !options.chat
+      ? { included: false, how: 'left out (--no-chat)' }
+      : target.chat
+        ? {
+            included: true,
+            how: `WebSocket rooms opened on the chat service (${target.chat.api}) with the internal token the BFF would send: the BFF does not forward WebSocket upgrades yet`,
+          }
+        : { included: false, how: 'no chat service reachable (or no internal key)' };
     const { script, phases, pool } = createMix(world, {
       bff: target.bff,
       users: options.users,
@@ -103,6 +112,7 @@ async function main(argv: string[]) {
       seed: options.seed,
       recorder,
       addresses,
+      chat: options.chat ? target.chat : undefined,
     });
     log(
       `measured phase: ${options.users} users (${phases.arrivalsPerS.toFixed(2)} arrivals/s), ramp up ${phases.rampUpS} s, ` +
@@ -221,7 +231,9 @@ async function main(argv: string[]) {
         },
         ...(run.sessions && { sessions: run.sessions }),
         ...(run.totals.latency['*'] && { all: run.totals.latency['*'] }),
+        ...(run.totals.latency[CHAT_DELIVERY] && { chatDelivery: run.totals.latency[CHAT_DELIVERY] }),
       },
+      chat: chatUse,
       endpoints,
       errorAnswers: [...recorder.errorCodes]
         .map(([key, v]) => {
@@ -274,6 +286,12 @@ function printSummary(r: Result) {
     `\nSQL statements per request: ${r.sql.map((s) => `${s.service} ${s.perRequest?.toFixed(2) ?? '–'}`).join(', ') || 'not measured'}`,
   );
   const degraded = Object.entries(r.degraded.metrics).filter(([, v]) => v > 0);
+  if (r.totals.chatDelivery) {
+    const d = r.totals.chatDelivery;
+    console.log(
+      `chat fan-out delay (message → reader): p50 ${d.p50} ms, p95 ${d.p95} ms, p99 ${d.p99} ms over ${d.count} deliveries`,
+    );
+  }
   console.log(`degraded sections: ${degraded.map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`);
   console.log(
     `ledger: ${r.ledger.checked ? (r.ledger.ok ? 'every invariant holds' : `${r.ledger.violations.length} violation(s)`) : `not checked (${r.ledger.reason})`}`,

@@ -27,6 +27,9 @@ export const ENDPOINTS: Record<string, Endpoint> = {
   'POST /me/points/purchases': command(['point']),
   // A paid stamp spends points; every send checks that the stream is live.
   'POST /streams/:id/stamps': command(['stamp', 'contents', 'point']),
+  // Chat rooms (WebSocket): opening one checks the stream with contents.
+  'WS join room': command(['chat', 'contents']),
+  'WS send message': command(['chat']),
 };
 
 /** The view name in the BFF's metrics and `meta.degraded` for a view endpoint. */

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { chatPersona } from './chat.ts';
 import { viewOf } from './endpoints.ts';
 import type { SourceAddresses } from './http.ts';
 import type { Recorder } from './recorder.ts';
@@ -125,6 +126,8 @@ export function createMix(
     seed: number;
     recorder: Recorder;
     addresses: SourceAddresses;
+    /** When set, 10 % of users sit in chat rooms (see chat.ts). */
+    chat?: { api: string; internalKey: string } | undefined;
   },
 ) {
   const rnd = random(options.seed);
@@ -272,6 +275,18 @@ export function createMix(
     },
   };
 
+  const chat =
+    options.chat &&
+    chatPersona({
+      chat: options.chat,
+      pickStream,
+      anyUser: () => pool.any(),
+      rnd,
+      recorder,
+      addresses: options.addresses,
+    });
+  Object.assign(processor, chat?.processor);
+
   const hooks = {
     beforeScenario: ['begin'],
     afterScenario: ['end'],
@@ -298,7 +313,7 @@ export function createMix(
     {
       // Most people watch: home, then stream pages (some channels and profiles), anonymously.
       name: 'viewer',
-      weight: 60,
+      weight: chat ? 50 : 60,
       ...hooks,
       flow: [home, get('/{{ client }}/v1/stamps/catalog', 'GET /stamps/catalog', { ifTrue: 'isApp' }), browse(5, 3)],
     },
@@ -355,11 +370,8 @@ export function createMix(
         },
       ],
     },
-    // Chat: the chat service (WebSocket rooms) had not landed when this mix was written. When the
-    // BFF exposes a room URL, add a 'chatter' persona here with artillery's ws engine:
-    //   { name: 'chatter', weight: 10, engine: 'ws', flow: [{ connect: '{{ roomUrl }}' }, { loop: [
-    //     { think: 5 }, { send: '{"type":"send","text":"gg"}' }], count: 6 }] }
-    // and count its frames in `record` (see README, "Chat").
+    // Some sit in a stream's chat room, reading and posting (WebSocket; see chat.ts).
+    ...(chat ? [{ ...chat.scenario, weight: 10 }] : []),
   ];
 
   const phases = phasesFor(options.users, options.durationS);

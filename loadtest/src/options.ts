@@ -19,6 +19,7 @@ export const USAGE = `usage: npm run loadtest -- [options]
   --thresholds FILE     pass/fail thresholds (default loadtest/thresholds.yaml)
   --out DIR             where loadtest-report.html, loadtest-chart.png and loadtest-result.json go
                         (default: loadtest/out)
+  --no-chat             leave the chatters (WebSocket rooms) out of the mix
   --seed N              random seed of the mix (default: random)
   -h, --help`;
 
@@ -34,6 +35,7 @@ export interface Options {
   thresholds: string;
   out: string;
   seed: number;
+  chat: boolean;
 }
 
 export class UsageError extends Error {}
@@ -84,6 +86,7 @@ export function parseOptions(argv: string[]): Options | 'help' {
       thresholds: { type: 'string', default: 'loadtest/thresholds.yaml' },
       out: { type: 'string', default: 'loadtest/out' },
       seed: { type: 'string' },
+      'no-chat': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -111,5 +114,6 @@ export function parseOptions(argv: string[]): Options | 'help' {
     thresholds: values.thresholds,
     out: values.out,
     seed: values.seed ? positiveInt(values.seed, 'seed') : Math.floor(Math.random() * 1e9) + 1,
+    chat: !values['no-chat'],
   };
 }

@@ -35,6 +35,11 @@ export interface Target {
   admin: Record<string, string>;
   /** For reconciliation: the point service's API and the internal key, or why it cannot be checked. */
   ledger: { pointUrl: string; internalKey: string } | { unavailable: string };
+  /**
+   * The chat service's API and the internal key: the BFF does not forward WebSocket upgrades yet,
+   * so chatters connect to chat directly with the internal token the BFF would send.
+   */
+  chat?: { api: string; internalKey: string };
   samples: ProcessSample[];
   kill?(service: string): Promise<number>;
   close(): Promise<void>;
@@ -67,6 +72,7 @@ export async function startEmbedded(options: { db?: string; logFile: string }): 
     ledger: ready.services.point
       ? { pointUrl: ready.services.point.api, internalKey: ready.internalKey }
       : { unavailable: 'the platform has no point service' },
+    ...(ready.services.chat && { chat: { api: ready.services.chat.api, internalKey: ready.internalKey } }),
     samples,
     kill: (service) =>
       new Promise((resolvePromise, reject) => {
@@ -121,11 +127,13 @@ export async function connectTarget(options: {
             ? 'no --point-url for a target that is not on this machine'
             : `no internal key: set LIVEHOUSE_INTERNAL_KEY or --data (no ${secretsFile})`,
         };
+  const chatPort = services.chat?.port;
   return {
     description: `${options.target} (started elsewhere)`,
     bff: options.target,
     admin,
     ledger,
+    ...(local && chatPort && internalKey && { chat: { api: `http://${host}:${chatPort}`, internalKey } }),
     samples: [],
     async close() {},
   };

@@ -74,7 +74,7 @@ export function charts(r: Result, size = { width: 760, height: 300 }) {
   const all = r.periods.filter((p) => p.latency['*']);
   const latency = lineChart({
     ...common,
-    title: 'Latency of all requests (10-second windows)',
+    title: 'Latency of all HTTP requests (10-second windows)',
     yLabel: 'milliseconds',
     limits: [{ y: limitOf(r), label: `p99 limit ${limitOf(r)} ms` }],
     series: (['p50', 'p95', 'p99'] as const).map((q, i) => ({
@@ -208,7 +208,7 @@ export function charts(r: Result, size = { width: 760, height: 300 }) {
 }
 
 function limitOf(r: Result) {
-  const c = r.verdict.checks.find((x) => x.name === 'p99 latency, all requests');
+  const c = r.verdict.checks.find((x) => x.name === 'p99 latency, all HTTP requests');
   const m = c ? /(\d+)/.exec(c.limit) : null;
   return m ? Number(m[1]) : 250;
 }
@@ -391,11 +391,15 @@ ${ledger}
 
 <h2>The mix</h2>
 <p class="note">Users arrive at ${n(r.phases.arrivalsPerS, 2)}/s during the hold (ramping up from and down to zero) and stay for one session:
-60% <b>viewers</b> (home, then five stream/channel/profile pages with 1–5 s think time; app users revalidate the stamp catalog by ETag),
+${r.chat.included ? '50' : '60'}% <b>viewers</b> (home, then five stream/channel/profile pages with 1–5 s think time; app users revalidate the stamp catalog by ETag),
 25% <b>members</b> (log in with a password, home, follow the streamer they watch, browse),
-15% <b>supporters</b> (home, buy 500 points, send four stamps — 60% free, 40% paid — each with a fresh Idempotency-Key).
+15% <b>supporters</b> (home, buy 500 points, send four stamps — 60% free, 40% paid — each with a fresh Idempotency-Key)${
+    r.chat.included
+      ? ',<br>10% <b>chatters</b> (open a stream’s chat room over WebSocket, read for about 20 s; logged-in ones — 70% — post about every 8 s).'
+      : '.'
+  }
 60% use the app API (<code>/app/v1</code>), 40% the web API (<code>/web/v1</code>). Stream choice is Zipf-distributed (popular streams get most viewers).
-Chat is not in the mix yet (see loadtest/README.md).</p>
+Chat: ${esc(r.chat.how)}.</p>
 </body></html>
 `;
 }

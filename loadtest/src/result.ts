@@ -39,7 +39,11 @@ export interface Result {
     };
     sessions?: Latency;
     all?: Latency;
+    /** Chat fan-out: a message's server timestamp → a chatter received it. */
+    chatDelivery?: Latency;
   };
+  /** Whether chatters were in the mix, and how they reached the rooms. */
+  chat: { included: boolean; how: string };
   endpoints: EndpointRow[];
   /** Error answers by endpoint, status and the API's error code, with the first message seen. */
   errorAnswers: { endpoint: string; status: string; code: string; count: number; message: string }[];

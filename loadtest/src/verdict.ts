@@ -70,7 +70,7 @@ export function judge(t: Thresholds, input: VerdictInput): { pass: boolean; chec
   for (const [endpoint, p99] of Object.entries(input.p99)) {
     const limit = t.latency.endpoints[endpoint]?.p99Ms ?? t.latency.p99Ms;
     checks.push({
-      name: endpoint === '*' ? 'p99 latency, all requests' : `p99 latency, ${endpoint}`,
+      name: endpoint === '*' ? 'p99 latency, all HTTP requests' : `p99 latency, ${endpoint}`,
       limit: `< ${ms(limit)}`,
       actual: ms(p99),
       pass: p99 < limit,
