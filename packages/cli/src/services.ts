@@ -1,5 +1,6 @@
 import { authService } from '@livehouse/auth';
 import { bffService } from '@livehouse/bff';
+import { chatService } from '@livehouse/chat';
 import { contentsService } from '@livehouse/contents';
 import type { AnyServiceDefinition } from '@livehouse/kit';
 import { pointService } from '@livehouse/point';
@@ -16,6 +17,7 @@ export const services: Record<string, { definition: AnyServiceDefinition; port: 
   contents: { definition: contentsService, port: 7003, adminPort: 9003 },
   stamp: { definition: stampService, port: 7004, adminPort: 9004 },
   timeline: { definition: timelineService, port: 7006, adminPort: 9006 },
+  chat: { definition: chatService, port: 7007, adminPort: 9007 },
   thumbnail: { definition: thumbnailService, port: 7008, adminPort: 9008 },
   bff: { definition: bffService, port: 8080, adminPort: 9080 },
 };
