@@ -3,7 +3,7 @@
  * process, on a fresh schema. Two shapes for BENCH_SECONDS each (default 10):
  *   uniform — many viewers to many streamers;
  *   raid    — many viewers to one streamer (the hot-account case the receiving shards are for);
- * plus the raid again with one receiving shard, to show what sharding buys; beside pgbench's
+ * plus the raid again with one shard per account, to show what sharding buys; beside pgbench's
  * built-in simple-update script (-N) on the same server; then the ledger is reconciled.
  * Writes bench/results/points.json.
  */
@@ -36,7 +36,7 @@ interface Shape {
   serviceThreadBusy?: number;
 }
 
-async function startPoint(shards: number) {
+async function startPoint(shards: number, systemShards: number) {
   const secrets = generateDevSecrets();
   const backend = await openBackend(url, { poolSize: 20 });
   const schemaPrefix = `bench_${randomBytes(3).toString('hex')}_`;
@@ -44,7 +44,7 @@ async function startPoint(shards: number) {
     backend,
     env: secrets,
     schemaPrefix,
-    config: () => ({ log: { level: 'warn' }, point: { platformFeeBps: 1000, receivingShards: shards } }),
+    config: () => ({ log: { level: 'warn' }, point: { platformFeeBps: 1000, receivingShards: shards, systemShards } }),
   });
   const auth = new InternalAuth(secrets.LIVEHOUSE_INTERNAL_KEY as string);
   const http = new Pool(platform.url('point'), { connections: concurrency + 4, pipelining: 1 });
@@ -226,7 +226,7 @@ async function main() {
   console.log(
     `point bench: ${seconds} s per shape, ${concurrency} concurrent spends, ${VIEWERS} viewers, on ${new URL(url).host}`,
   );
-  const sharded = await startPoint(8);
+  const sharded = await startPoint(8, 32);
   let results: Record<string, unknown>;
   try {
     const { viewers, streamers, tokens } = await setUp(sharded);
@@ -242,13 +242,13 @@ async function main() {
     console.log(`  uniform (viewers → ${STREAMERS} streamers): ${describe(uniform)}`);
     const star = streamers[0] as string;
     const raid = await loadInWorker(job(sharded, [star], seconds * 1000));
-    console.log(`  raid (viewers → 1 streamer, 8 receiving shards): ${describe(raid)}`);
+    console.log(`  raid (viewers → 1 streamer, 8 receiving / 32 system shards): ${describe(raid)}`);
     const violations = await reconcile(sharded);
     console.log(`  reconciliation: ${violations} violations`);
     await stop(sharded);
 
-    const single = await startPoint(1);
-    let raidOneShard: Shape;
+    const single = await startPoint(1, 1);
+    let raidUnsharded: Shape;
     let violationsOneShard: number;
     try {
       const s = await setUp(single);
@@ -260,8 +260,8 @@ async function main() {
         streamers: [star1],
       };
       await loadInWorker({ ...oneJob, durationMs: 1000 });
-      raidOneShard = await loadInWorker({ ...oneJob, durationMs: seconds * 1000 });
-      console.log(`  raid with 1 receiving shard: ${describe(raidOneShard)}`);
+      raidUnsharded = await loadInWorker({ ...oneJob, durationMs: seconds * 1000 });
+      console.log(`  raid unsharded (1 shard per account): ${describe(raidUnsharded)}`);
       violationsOneShard = await reconcile(single);
     } finally {
       await stop(single);
@@ -272,7 +272,7 @@ async function main() {
     results = {
       uniform,
       raid,
-      raidOneShard,
+      raidUnsharded,
       pgbenchTps,
       violations: violations + violationsOneShard,
       setup: {
@@ -281,6 +281,7 @@ async function main() {
         viewers: VIEWERS,
         streamers: STREAMERS,
         receivingShards: 8,
+        systemShards: 32,
         platformFeeBps: 1000,
         server: new URL(url).host,
       },

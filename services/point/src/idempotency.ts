@@ -70,14 +70,25 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
-export async function runIdempotent(
+/**
+ * Claims the key for this transaction, possibly together with the first step of the work (a spend
+ * claims and debits in one statement): undefined when another request holds or held the key.
+ */
+export type Claim<C> = (trx: Transaction<PointDatabase>, request: IdempotentRequest) => Promise<C | undefined>;
+
+export const claimKeyOnly: Claim<true> = async (trx, request) =>
+  (await repo.claimKey(trx, request.scope, request.key, request.hash)) ? true : undefined;
+
+export async function runIdempotent<C>(
   db: Kysely<PointDatabase>,
   request: IdempotentRequest,
-  work: (trx: Transaction<PointDatabase>) => Promise<unknown>,
+  claim: Claim<C>,
+  work: (trx: Transaction<PointDatabase>, claimed: C) => Promise<unknown>,
 ): Promise<Answer> {
   return retryTransient(() =>
     db.transaction().execute(async (trx): Promise<Answer> => {
-      if (!(await repo.claimKey(trx, request.scope, request.key, request.hash))) {
+      const claimed = await claim(trx, request);
+      if (claimed === undefined) {
         const stored = await repo.findKey(trx, request.scope, request.key);
         if (!stored || stored.status === null) throw transient('idempotency key row without an answer');
         if (stored.request_hash !== request.hash) {
@@ -89,7 +100,7 @@ export async function runIdempotent(
         return { status: stored.status, body: stored.response, replayed: true };
       }
       try {
-        return { status: 201, body: await work(trx), replayed: false };
+        return { status: 201, body: await work(trx, claimed), replayed: false };
       } catch (err) {
         if (!(err instanceof Refusal)) throw err;
         const body = { error: { code: err.error.code, message: err.error.message, requestId: request.requestId } };

@@ -12,6 +12,8 @@ export const pointConfig = {
       platformFeeBps: Type.Integer({ minimum: 0, maximum: 10_000, default: 1000 }),
       /** Receiving shards per account: how many spends to one streamer can commit at once. */
       receivingShards: Type.Integer({ minimum: 1, maximum: 256, default: 8 }),
+      /** Shards of the system accounts: every spend credits revenue, so it is the hottest account of all. */
+      systemShards: Type.Integer({ minimum: 1, maximum: 1024, default: 32 }),
     },
     { default: {}, additionalProperties: false },
   ),
@@ -28,6 +30,7 @@ export const pointService = defineService<typeof pointConfig, PointDatabase>({
     const ledger = createLedger(ctx.db, {
       feeBps: ctx.config.point.platformFeeBps,
       shards: ctx.config.point.receivingShards,
+      systemShards: ctx.config.point.systemShards,
     });
     await ledgerRoutes(app, ctx.db, ledger);
   },

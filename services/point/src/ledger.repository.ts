@@ -52,8 +52,12 @@ export async function storeAnswer(trx: Trx, scope: string, key: string, status: 
 // ---------------------------------------------------------------- balances
 
 /** The owner's points outside the main account (shards ≥ 1), as a sub-select. */
-const otherShards = (owner: string) => sql<number>`(
-  select coalesce(sum(o.balance), 0)::int8 from ${sql.table('accounts')} as o where o.owner = ${owner} and o.shard > 0)`;
+const otherShards = (db: Db, owner: string) =>
+  db
+    .selectFrom('accounts as o')
+    .select(sql<number>`coalesce(sum(o.balance), 0)::int8`.as('s'))
+    .where('o.owner', '=', owner)
+    .where('o.shard', '>', 0);
 
 /**
  * The one conditional statement that debits a user: it takes points from the main account only if
@@ -67,9 +71,48 @@ export async function debitMain(trx: Trx, owner: string, amount: number) {
     .where('owner', '=', owner)
     .where('shard', '=', 0)
     .where('balance', '>=', amount)
-    .returning(['balance', otherShards(owner).as('others')])
+    .returning(['balance', otherShards(trx, owner).as('others')])
     .executeTakeFirst();
-  return row && row.balance + row.others;
+  return row && row.balance + (row.others ?? 0);
+}
+
+/**
+ * The hot path of a spend in one statement: claims the idempotency key and, only if it was claimed,
+ * debits the main account conditionally (see debitMain). Undefined when the key was not claimed;
+ * `balance` undefined when the main account could not pay.
+ */
+export async function claimKeyAndDebit(
+  trx: Trx,
+  key: { scope: string; key: string; hash: string },
+  owner: string,
+  amount: number,
+) {
+  const row = await trx
+    .with('k', (db) =>
+      db
+        .insertInto('idempotency_keys')
+        .values({ scope: key.scope, key: key.key, request_hash: key.hash, status: null, response: null })
+        .onConflict((oc) => oc.columns(['scope', 'key']).doNothing())
+        .returning('scope'),
+    )
+    .with('d', (db) =>
+      db
+        .updateTable('accounts')
+        .set((eb) => ({ balance: eb('balance', '-', amount) }))
+        .where('owner', '=', owner)
+        .where('shard', '=', 0)
+        .where('balance', '>=', amount)
+        .where((eb) => eb.exists(eb.selectFrom('k').select('k.scope')))
+        .returning('balance'),
+    )
+    .selectNoFrom((eb) => [
+      eb.selectFrom('k').select(eb.fn.countAll<number>().as('n')).as('claimed'),
+      eb.selectFrom('d').select('d.balance').as('main'),
+      otherShards(trx, owner).as('others'),
+    ])
+    .executeTakeFirstOrThrow();
+  if (Number(row.claimed) === 0) return undefined;
+  return { balance: row.main === null ? undefined : row.main + (row.others ?? 0) };
 }
 
 /** Credits a user's main account, creating it on first use; returns the whole wallet after it. */
@@ -80,9 +123,9 @@ export async function creditMain(trx: Trx, owner: string, amount: number) {
     .onConflict((oc) =>
       oc.columns(['owner', 'shard']).doUpdateSet((eb) => ({ balance: eb('accounts.balance', '+', amount) })),
     )
-    .returning(['balance', otherShards(owner).as('others')])
+    .returning(['balance', otherShards(trx, owner).as('others')])
     .executeTakeFirstOrThrow();
-  return row.balance + row.others;
+  return row.balance + (row.others ?? 0);
 }
 
 /** The whole wallet: main account plus receiving shards, in one consistent snapshot. */

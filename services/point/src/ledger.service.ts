@@ -3,7 +3,14 @@ import type { point } from '@livehouse/contracts';
 import { AppError, writeEvent } from '@livehouse/kit';
 import type { Kysely, Transaction } from 'kysely';
 import type { PointDatabase } from './db.ts';
-import { type IdempotentRequest, Refusal, retryTransient, runIdempotent } from './idempotency.ts';
+import {
+  type Claim,
+  claimKeyOnly,
+  type IdempotentRequest,
+  Refusal,
+  retryTransient,
+  runIdempotent,
+} from './idempotency.ts';
 import * as repo from './ledger.repository.ts';
 
 /**
@@ -16,8 +23,8 @@ import * as repo from './ledger.repository.ts';
  * So every account is split into shards: shard 0 is a user's *main* account, the only one ever
  * debited (one conditional UPDATE, so it can never go negative), and credits from spends land on a
  * random *receiving* shard 1..N (`point.receivingShards`). The wallet balance is the sum of all
- * shards. System accounts are hot for the same reason (every spend pays a fee) and are credited
- * and debited on random shards; they have no lower bound. When a user's main account cannot pay
+ * shards. System accounts are hotter still (every spend pays a fee to revenue): they are credited
+ * and debited on random shards 1..`point.systemShards` and have no lower bound. When a user's main account cannot pay
  * but the wallet can, a *sweep* (its own short transaction, an internal transfer with no history
  * entry) moves the receiving shards into the main account and the debit is retried.
  *
@@ -56,16 +63,22 @@ class NeedsSweep extends Error {
 export interface LedgerOptions {
   feeBps: number;
   shards: number;
+  systemShards: number;
 }
 
 export function createLedger(db: Kysely<PointDatabase>, options: LedgerOptions) {
   const receivingShard = () => 1 + randomInt(options.shards);
+  const systemShard = () => 1 + randomInt(options.systemShards);
 
   /** Runs a transfer: idempotent, retried on transient failures, swept and retried when needed. */
-  async function transfer(request: IdempotentRequest, work: (trx: Transaction<PointDatabase>) => Promise<unknown>) {
+  async function transfer<C>(
+    request: IdempotentRequest,
+    claim: Claim<C>,
+    work: (trx: Transaction<PointDatabase>, claimed: C) => Promise<unknown>,
+  ) {
     for (let sweeps = 0; ; sweeps++) {
       try {
-        return await runIdempotent(db, request, work);
+        return await runIdempotent(db, request, claim, work);
       } catch (err) {
         if (!(err instanceof NeedsSweep)) throw err;
         // The wallet could pay a moment ago; after a few sweeps lost to concurrent spends, give up honestly.
@@ -75,9 +88,18 @@ export function createLedger(db: Kysely<PointDatabase>, options: LedgerOptions) 
     }
   }
 
-  /** Takes `amount` from a user's main account, or explains why not (before anything was written). */
-  async function debit(trx: Transaction<PointDatabase>, owner: string, amount: number, whose: string) {
-    const balance = await repo.debitMain(trx, owner, amount);
+  /**
+   * Takes `amount` from a user's main account (unless `debited` says it was done already), or explains
+   * why not, before anything was written: a sweep is needed, or the wallet cannot pay.
+   */
+  async function debit(
+    trx: Transaction<PointDatabase>,
+    owner: string,
+    amount: number,
+    whose: string,
+    debited?: { balance: number | undefined },
+  ) {
+    const balance = debited ? debited.balance : await repo.debitMain(trx, owner, amount);
     if (balance !== undefined) return balance;
     const total = await repo.walletBalance(trx, owner);
     if (total >= amount) throw new NeedsSweep(owner);
@@ -110,7 +132,7 @@ export function createLedger(db: Kysely<PointDatabase>, options: LedgerOptions) 
 
   async function purchase(request: IdempotentRequest, body: point.PurchaseBody) {
     const { userId, paymentId, amount } = body;
-    return transfer(request, async (trx) => {
+    return transfer(request, claimKeyOnly, async (trx) => {
       const id = randomUUID();
       const createdAt = new Date();
       if (!(await repo.insertPayment(trx, { paymentId, userId, amount, transferId: id }))) {
@@ -131,7 +153,7 @@ export function createLedger(db: Kysely<PointDatabase>, options: LedgerOptions) 
         return answer;
       }
       const balance = await repo.creditMain(trx, userId, amount);
-      const providerSide = { owner: PROVIDER, shard: receivingShard(), system: true, amount: -amount };
+      const providerSide = { owner: PROVIDER, shard: systemShard(), system: true, amount: -amount };
       const answer = { transferId: id, userId, amount, balance } satisfies point.Purchase;
       await writeEvent(trx, 'points.purchased', userId, { transferId: id, userId, paymentId, amount });
       await repo.recordTransfer(
@@ -161,14 +183,17 @@ export function createLedger(db: Kysely<PointDatabase>, options: LedgerOptions) 
   async function spend(request: IdempotentRequest, body: point.SpendBody) {
     const { fromUserId, toUserId, amount, reason } = body;
     const reference = body.reference ?? null;
-    return transfer(request, async (trx) => {
-      const balance = await debit(trx, fromUserId, amount, 'your');
+    // The key is claimed and the payer debited in one statement: the spend's hot path.
+    const claimAndDebit: Claim<{ balance: number | undefined }> = (trx, r) =>
+      repo.claimKeyAndDebit(trx, r, fromUserId, amount);
+    return transfer(request, claimAndDebit, async (trx, debited) => {
+      const balance = await debit(trx, fromUserId, amount, 'your', debited);
       const fee = feeOf(amount, options.feeBps);
       const id = randomUUID();
       const createdAt = new Date();
       const credits = [
         { owner: toUserId, shard: receivingShard(), system: false, amount: amount - fee },
-        { owner: REVENUE, shard: receivingShard(), system: true, amount: fee },
+        { owner: REVENUE, shard: systemShard(), system: true, amount: fee },
       ].filter((c) => c.amount !== 0);
       const answer = { transferId: id, fromUserId, toUserId, amount, fee, balance } satisfies point.Spend;
       const common = { fee, reason, reference, created_at: createdAt };
@@ -209,7 +234,7 @@ export function createLedger(db: Kysely<PointDatabase>, options: LedgerOptions) 
 
   /** Reverses a purchase or a spend with a new transfer of opposite postings (nothing is ever edited). */
   async function refund(request: IdempotentRequest, transferId: string) {
-    return transfer(request, async (trx) => {
+    return transfer(request, claimKeyOnly, async (trx) => {
       const original = await repo.lockTransfer(trx, transferId);
       if (!original) throw new Refusal(new AppError('not_found', 'the transfer was not found'));
       if (original.kind === 'refund') throw new Refusal(new AppError('conflict', 'a refund cannot be refunded'));
@@ -235,13 +260,13 @@ export function createLedger(db: Kysely<PointDatabase>, options: LedgerOptions) 
         takenBack = original.amount - original.fee;
         others = [
           { owner: giver, shard: receivingShard(), system: false, amount: original.amount },
-          { owner: REVENUE, shard: receivingShard(), system: true, amount: -original.fee },
+          { owner: REVENUE, shard: systemShard(), system: true, amount: -original.fee },
         ].filter((c) => c.amount !== 0);
       } else {
         taker = original.to_user as string;
         giver = null;
         takenBack = original.amount;
-        others = [{ owner: PROVIDER, shard: receivingShard(), system: true, amount: original.amount }];
+        others = [{ owner: PROVIDER, shard: systemShard(), system: true, amount: original.amount }];
       }
       if (takenBack > 0) await debit(trx, taker, takenBack, "the payee's");
       const answer = {
