@@ -13,10 +13,10 @@ import pg from 'pg';
  * behind a fault proxy of its own; for the fault-injection tests and `npm run bench:bff`.
  */
 
-const root = resolve(import.meta.dirname, '../..');
+export const root = resolve(import.meta.dirname, '../..');
 const cli = join(root, 'packages/cli/src/main.ts');
 /** The project's Node 24 (the `node` dev dependency), as `npm run` would use it. */
-const node = join(root, 'node_modules/.bin/node');
+export const node = join(root, 'node_modules/.bin/node');
 
 /** Which backends each backend calls (straight, never through a proxy: only the BFF's calls are faulted). */
 const calls: Record<string, string[]> = { auth: ['user'], stamp: ['point', 'contents'] };
@@ -52,6 +52,7 @@ export class ServiceProcess {
   readonly adminPort: number;
   readonly #configFile: string;
   readonly #env: Record<string, string>;
+  readonly #script: string;
   #child: ChildProcess | undefined;
   #exited: Promise<void> = Promise.resolve();
   #output = '';
@@ -62,12 +63,15 @@ export class ServiceProcess {
     config: object,
     env: Record<string, string>,
     dir: string,
+    /** What runs `serve`: the CLI, or a launcher that imports it (a bench variant). */
+    script = cli,
   ) {
     this.name = name;
     this.port = ports.port;
     this.adminPort = ports.adminPort;
     this.#env = env;
-    this.#configFile = join(dir, `${name}.yaml`);
+    this.#script = script;
+    this.#configFile = join(dir, `${name}-${ports.port}.yaml`);
     // YAML is a superset of JSON.
     writeFileSync(this.#configFile, JSON.stringify({ http: { host: '127.0.0.1', ...ports }, ...config }, null, 2));
   }
@@ -90,7 +94,7 @@ export class ServiceProcess {
   }
 
   start() {
-    const child = spawn(node, [cli, 'serve', this.name, '--config', this.#configFile], {
+    const child = spawn(node, [this.#script, 'serve', this.name, '--config', this.#configFile], {
       cwd: root,
       env: { ...process.env, ...this.#env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -159,8 +163,8 @@ export interface Fleet {
   proxied(): Record<string, string>;
   /** `services:` straight to the backends. */
   direct(): Record<string, string>;
-  /** Another `livehouse serve` process (e.g. the BFF) stopped with the fleet. */
-  spawn(name: string, config: object): Promise<ServiceProcess>;
+  /** Another `livehouse serve` process (e.g. the BFF) stopped with the fleet; `script` replaces the CLI. */
+  spawn(name: string, config: object, script?: string): Promise<ServiceProcess>;
   close(): Promise<void>;
 }
 
@@ -179,13 +183,14 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     backends,
     proxied: () => Object.fromEntries([...backends].map(([name, b]) => [name, b.proxy.url])),
     direct,
-    async spawn(name, config) {
+    async spawn(name, config, script) {
       const p = new ServiceProcess(
         name,
         { port: await freePort(), adminPort: await freePort() },
         { log, ...config },
         options.secrets,
         dir,
+        script,
       );
       extra.push(p);
       p.start();
