@@ -4,7 +4,7 @@
  * it starts, or --target), and writes loadtest-report.html, loadtest-chart.png and
  * loadtest-result.json with a pass/fail verdict against loadtest/thresholds.yaml. See README.md.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import {
   backendCalls,
@@ -63,6 +63,12 @@ async function main(argv: string[]) {
     json: join(out, 'loadtest-result.json'),
     log: join(out, 'loadtest-platform.log'),
   };
+  if (options.render) {
+    const saved = JSON.parse(await readFile(options.render, 'utf8')) as Result;
+    await writeReport(saved, files);
+    log(`report: ${files.html}\n          chart: ${files.png}`);
+    return saved.verdict.pass ? 0 : 1;
+  }
   const startedAt = new Date();
   const machine = machineInfo();
 

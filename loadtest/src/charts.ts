@@ -58,7 +58,10 @@ const fmt = (v: number) => (Math.abs(v) >= 1000 ? `${Math.round(v / 100) / 10}k`
 export function lineChart(spec: ChartSpec): string {
   const width = spec.width ?? 760;
   const height = spec.height ?? 300;
-  const legendRows = Math.ceil(spec.series.length / 3);
+  // As many legend columns (up to 3) as the longest name allows.
+  const longest = Math.max(1, ...spec.series.map((s) => s.name.length));
+  const legendColumns = Math.max(1, Math.min(3, Math.floor((width - 74) / (longest * 6.6 + 30))));
+  const legendRows = Math.ceil(spec.series.length / legendColumns);
   const m = { left: 58, right: 16, top: 34, bottom: 50 + legendRows * 16 };
   const w = width - m.left - m.right;
   const h = height - m.top - m.bottom;
@@ -119,8 +122,8 @@ export function lineChart(spec: ChartSpec): string {
           out.push(`<circle cx="${x(p[0]).toFixed(1)}" cy="${y(p[1]).toFixed(1)}" r="2.5" fill="${color}"/>`);
       }
     }
-    const lx = m.left + (i % 3) * (w / 3);
-    const ly = m.top + h + 48 + Math.floor(i / 3) * 16;
+    const lx = m.left + (i % legendColumns) * (w / legendColumns);
+    const ly = m.top + h + 48 + Math.floor(i / legendColumns) * 16;
     out.push(
       `<line x1="${lx}" x2="${lx + 16}" y1="${ly - 4}" y2="${ly - 4}" stroke="${color}" stroke-width="3"${s.dashed ? ' stroke-dasharray="5 3"' : ''}/>`,
       `<text x="${lx + 20}" y="${ly}" font-size="11" fill="#333">${escapeXml(s.name)}</text>`,

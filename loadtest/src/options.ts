@@ -21,6 +21,7 @@ export const USAGE = `usage: npm run loadtest -- [options]
                         (default: loadtest/out)
   --no-chat             leave the chatters (WebSocket rooms) out of the mix
   --seed N              random seed of the mix (default: random)
+  --render FILE         only draw the report again from a loadtest-result.json (into --out)
   -h, --help`;
 
 export interface Options {
@@ -36,6 +37,7 @@ export interface Options {
   out: string;
   seed: number;
   chat: boolean;
+  render: string | undefined;
 }
 
 export class UsageError extends Error {}
@@ -87,6 +89,7 @@ export function parseOptions(argv: string[]): Options | 'help' {
       out: { type: 'string', default: 'loadtest/out' },
       seed: { type: 'string' },
       'no-chat': { type: 'boolean', default: false },
+      render: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -115,5 +118,6 @@ export function parseOptions(argv: string[]): Options | 'help' {
     out: values.out,
     seed: values.seed ? positiveInt(values.seed, 'seed') : Math.floor(Math.random() * 1e9) + 1,
     chat: !values['no-chat'],
+    render: values.render,
   };
 }

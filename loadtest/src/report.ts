@@ -380,9 +380,16 @@ ${
       ) +
       table(
         ['service route', 'requests', 'statements', 'per request'],
-        r.sql.flatMap((s) =>
-          s.routes.map((rt) => [`${esc(s.service)} ${esc(rt.route)}`, rt.requests, rt.statements, n(rt.perRequest, 2)]),
-        ),
+        r.sql
+          .filter((s) => s.statements > 0)
+          .flatMap((s) =>
+            s.routes.map((rt) => [
+              `${esc(s.service)} ${esc(rt.route)}`,
+              rt.requests,
+              rt.statements,
+              n(rt.perRequest, 2),
+            ]),
+          ),
       )
 }
 
