@@ -67,7 +67,7 @@ async function serveLivehouse(): Promise<Ready> {
   });
   const secrets = generateDevSecrets();
   const backend = await openBackend(pgOk ? postgresUrl : 'memory://', { poolSize: 10 });
-  const schemaPrefix = pgOk ? `bench_chat_${randomBytes(3).toString('hex')}_` : '';
+  const schemaPrefix = pgOk ? `chatbench_${randomBytes(3).toString('hex')}_` : '';
   const platform = await startPlatform([contentsService, chatService], {
     backend,
     env: secrets,

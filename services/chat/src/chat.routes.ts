@@ -1,3 +1,5 @@
+import { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import websocket from '@fastify/websocket';
 import { chat } from '@livehouse/contracts';
 import type { ServiceApp } from '@livehouse/kit';
@@ -9,10 +11,21 @@ import type { Room } from './room.ts';
 const items = (json: string[]) => JSON.parse(`[${json.join(',')}]`) as chat.Item[];
 
 export async function chatRoutes(app: ServiceApp, hub: ChatHub, config: ChatConfig) {
+  // Sockets of upgrade requests not (yet) handed to ws. One refused at the root — 401 or 404 from
+  // the kit's hooks, outside this plugin — is left open by Fastify and would hold the server on
+  // close: idle ones go after 30 s (ws resets the timeout once it owns a socket), all on shutdown.
+  const upgrading = new Set<Duplex>();
+  app.server.on('upgrade', (_req, socket: Duplex) => {
+    upgrading.add(socket);
+    socket.once('close', () => upgrading.delete(socket));
+    if (socket instanceof Socket) socket.setTimeout(30_000, () => upgrading.has(socket) && socket.destroy());
+  });
+
   await app.register(websocket, {
     options: { maxPayload: config.maxFrameBytes, perMessageDeflate: false, clientTracking: false },
     // On shutdown every client is told to reconnect (1012) before the server stops.
     preClose: (done) => {
+      for (const socket of upgrading) socket.destroy();
       hub.close().then(
         () => done(),
         () => done(),
@@ -46,6 +59,7 @@ export async function chatRoutes(app: ServiceApp, hub: ChatHub, config: ChatConf
       },
     },
     (socket, request) => {
+      upgrading.delete(request.raw.socket);
       const room = admitted.get(request) as Room;
       hub.join(room, socket, request.caller, (request.query as { since?: number }).since);
     },

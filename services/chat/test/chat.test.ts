@@ -341,12 +341,24 @@ describe.each(setups)('chat on $kind (redis: $redis)', ({ kind, redis }) => {
 });
 
 describe('when chat shuts down', () => {
-  it('then its clients are told to reconnect with 1012', async () => {
+  it('then its clients are told to reconnect with 1012, and refused upgrades still open do not hold it up', async () => {
     const p = await startTestPlatform([contentsService, chatService], 'pglite');
     const { streamId } = await liveStream(p, streamer());
     const c = await connect(p, streamId, viewer());
+    // Refused at the root (401 before any route; 404 for an unknown path): the client keeps its socket.
+    const base = p.url('chat').replace(/^http/, 'ws');
+    for (const headers of [{}, { authorization: `Bearer ${await p.token('bff')}` }]) {
+      const status = await new Promise<number>((ok) => {
+        const ws = new WebSocket(`${base}/nope`, { headers });
+        ws.on('unexpected-response', (_req, res) => ok(res.statusCode ?? 0));
+        ws.on('error', () => {});
+      });
+      expect([401, 404]).toContain(status);
+    }
+    const started = Date.now();
     const closing = p.close();
     expect((await c.closed).code).toBe(1012);
     await closing;
+    expect(Date.now() - started).toBeLessThan(5000);
   });
 });
