@@ -12,6 +12,7 @@ import type { JSONWebKeySet } from 'jose';
 import { Counter } from 'prom-client';
 import { Type } from 'typebox';
 import { AccessTokenVerifier } from './access-token.ts';
+import { chatProxy } from './chat.proxy.ts';
 import { commandRoutes } from './commands.routes.ts';
 import { SectionCache } from './compose.ts';
 import { viewRoutes } from './views.routes.ts';
@@ -63,7 +64,7 @@ const config = {
 export const bffService = defineService({
   name: 'bff',
   config,
-  dependsOn: ['auth', 'user', 'contents', 'stamp', 'point', 'timeline'],
+  dependsOn: ['auth', 'user', 'contents', 'stamp', 'point', 'timeline', 'chat'],
   public: true,
   routes: async (app, ctx) => {
     const own = ctx.config.bff;
@@ -112,6 +113,17 @@ export const bffService = defineService({
         if (!byUser.allowed) throw rateLimited(byUser, 'requests from your account');
       }
     });
+
+    const chat = chatProxy({
+      chatUrl: ctx.config.services.chat as string,
+      verifier,
+      internalAuth: ctx.internalAuth,
+      limiter,
+      perIp: own.rateLimit.perIp,
+      log: ctx.log,
+    });
+    app.server.on('upgrade', chat.onUpgrade);
+    app.addHook('preClose', async () => chat.close());
 
     const cache = new SectionCache();
     for (const client of CLIENTS) {

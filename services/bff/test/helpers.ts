@@ -1,4 +1,5 @@
 import { authService } from '@livehouse/auth';
+import { chatService } from '@livehouse/chat';
 import { contentsService } from '@livehouse/contents';
 import type { DbKind, TestPlatform } from '@livehouse/kit/testing';
 import { startTestPlatform } from '@livehouse/kit/testing';
@@ -15,6 +16,7 @@ export const backendDefinitions = [
   pointService,
   stampService,
   timelineService,
+  chatService,
 ];
 
 /**

@@ -1,0 +1,142 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { InternalAuth, RateLimit, RateLimiter } from '@livehouse/kit';
+import type { FastifyBaseLogger } from 'fastify';
+import { WebSocket, WebSocketServer } from 'ws';
+import type { AccessTokenVerifier } from './access-token.ts';
+
+const ROUTE = /^\/(?:app|web)\/v1\/streams\/([0-9a-fA-F-]{36})\/chat(?:\?(.*))?$/;
+/** What the BFF may hold for one slow client before giving up on it (chat's own limit is the same). */
+const MAX_BUFFERED = 1024 * 1024;
+
+function refuse(socket: Duplex, status: number, code: string, message: string) {
+  const body = JSON.stringify({ error: { code, message, requestId: '' } });
+  socket.end(
+    `HTTP/1.1 ${status} ${code}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}
+
+/** Close codes a peer may send; the reserved ones (1005, 1006, 1015) become "going away". */
+const sendable = (code: number) =>
+  (code >= 1000 && code <= 1014 && ![1004, 1005, 1006].includes(code)) || (code >= 3000 && code <= 4999);
+
+/**
+ * The public chat socket: `GET /{app,web}/v1/streams/:id/chat[?since=<id>]` upgraded to a WebSocket.
+ * The BFF authenticates the user (an `Authorization: Bearer <access token>` header, or for browsers,
+ * which cannot set headers on a WebSocket, the subprotocol `bearer.<token>`), opens the same socket on
+ * a chat instance with an internal token naming the user, and relays frames and close codes both ways.
+ * Without a token the reader is anonymous (may read, not post). The protocol is chat's: services/chat/PROTOCOL.md.
+ */
+export function chatProxy(options: {
+  chatUrl: string;
+  verifier: AccessTokenVerifier;
+  internalAuth: InternalAuth;
+  limiter: RateLimiter;
+  perIp: RateLimit;
+  log: FastifyBaseLogger;
+}) {
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: 64 * 1024,
+    handleProtocols: (protocols) => (protocols.has('livehouse.chat') ? 'livehouse.chat' : false),
+  });
+  const base = options.chatUrl.replace(/^http/, 'ws');
+
+  async function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer) {
+    const match = ROUTE.exec(req.url ?? '');
+    if (!match) return refuse(socket, 404, 'route_not_found', 'no WebSocket here: use /{app,web}/v1/streams/:id/chat');
+    const [, streamId, query] = match;
+    const since = new URLSearchParams(query ?? '').get('since');
+    const ip = req.socket.remoteAddress ?? 'unknown';
+    const limited = await options.limiter.hit(`bff:ip:${ip}`, options.perIp);
+    if (!limited.allowed) return refuse(socket, 429, 'rate_limited', 'too many requests from your address');
+
+    const protocols = String(req.headers['sec-websocket-protocol'] ?? '')
+      .split(',')
+      .map((p) => p.trim());
+    const bearer = protocols.find((p) => p.startsWith('bearer.'))?.slice(7);
+    const authorization = req.headers.authorization ?? (bearer ? `Bearer ${bearer}` : undefined);
+    let user: Awaited<ReturnType<AccessTokenVerifier['verify']>> | undefined;
+    if (authorization) {
+      try {
+        user = await options.verifier.verify(authorization);
+      } catch (err) {
+        const e = err as { code?: string; message?: string };
+        return refuse(socket, 401, e.code ?? 'token_invalid', e.message ?? 'the access token is invalid');
+      }
+    }
+
+    const token = await options.internalAuth.sign({
+      service: 'bff',
+      ...(user && { user: { id: user.id, roles: user.roles } }),
+    });
+    const path = `/rooms/${streamId}/ws${since ? `?since=${encodeURIComponent(since)}` : ''}`;
+    const upstream = new WebSocket(base + path, {
+      headers: { authorization: `Bearer ${token}` },
+      handshakeTimeout: 5000,
+      maxPayload: 4 * 1024 * 1024,
+    });
+    upstream.once('unexpected-response', (_r, res) => {
+      let body = '';
+      res.on('data', (chunk: Buffer) => {
+        body += chunk;
+      });
+      res.on('end', () => {
+        const error = (() => {
+          try {
+            return (JSON.parse(body) as { error?: { code?: string; message?: string } }).error;
+          } catch {
+            return undefined;
+          }
+        })();
+        const status = res.statusCode ?? 502;
+        refuse(
+          socket,
+          status >= 500 ? 502 : status,
+          error?.code ?? 'upstream_error',
+          error?.message ?? 'chat refused the connection',
+        );
+      });
+    });
+    upstream.once('error', (err) => {
+      if (upstream.readyState === WebSocket.CONNECTING)
+        refuse(socket, 503, 'service_unavailable', 'chat is unavailable');
+      options.log.debug({ err }, 'chat upstream error');
+    });
+    upstream.once('open', () => {
+      wss.handleUpgrade(req, socket, head, (client) => {
+        upstream.on('message', (data, isBinary) => {
+          if (client.bufferedAmount > MAX_BUFFERED) {
+            client.close(4008, 'too slow: reconnect with ?since=');
+            upstream.close(1000);
+            return;
+          }
+          client.send(data, { binary: isBinary });
+        });
+        client.on('message', (data, isBinary) => {
+          if (upstream.readyState === WebSocket.OPEN) upstream.send(data, { binary: isBinary });
+        });
+        upstream.on('close', (code, reason) => {
+          if (client.readyState === WebSocket.OPEN) client.close(sendable(code) ? code : 1012, reason);
+        });
+        client.on('close', (code, reason) => {
+          if (upstream.readyState === WebSocket.OPEN) upstream.close(sendable(code) ? code : 1000, reason);
+        });
+        client.on('error', () => upstream.terminate());
+      });
+    });
+  }
+
+  return {
+    onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      onUpgrade(req, socket, head).catch((err: unknown) => {
+        options.log.error({ err }, 'chat upgrade failed');
+        refuse(socket, 500, 'internal_error', 'something went wrong on our side');
+      });
+    },
+    /** On shutdown: tell every client to reconnect elsewhere. */
+    close() {
+      for (const client of wss.clients) client.close(1012, 'the BFF is restarting: reconnect with ?since=');
+    },
+  };
+}
