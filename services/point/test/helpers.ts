@@ -70,6 +70,10 @@ export async function expectReconciled(p: TestPlatform) {
   expect(res.body.ok).toBe(true);
 }
 
-export const pointConfig = (point: { platformFeeBps?: number; receivingShards?: number } = {}) => ({
-  config: () => ({ point: { platformFeeBps: 1000, receivingShards: 4, ...point } }),
+/** Small shard counts so that tests hit shared shards; the outbox relay polls slowly (nothing here consumes). */
+export const pointConfig = (
+  point: { platformFeeBps?: number; receivingShards?: number; systemShards?: number } = {},
+) => ({
+  config: () => ({ point: { platformFeeBps: 1000, receivingShards: 4, systemShards: 4, ...point } }),
+  relayPollMs: 500,
 });

@@ -152,7 +152,7 @@ describe.each(dbKinds)('point against a model on %s', (kind) => {
           expect(actual).toEqual(history[i]);
         }
       }),
-      { numRuns: 40 },
+      { numRuns: 25 },
     );
     await expectReconciled(p);
   });
