@@ -173,7 +173,14 @@ describe.each(dbKinds)('outbox relay and idempotent consumers on %s', (kind) => 
       for (const n of range(perKey)) for (const key of keys) await produce(schemas.producer.db, key, n);
 
       const total = keys.length * perKey;
-      await waitFor(async () => (await counts()).processed === total, 20_000, `${total} processed events`);
+      await waitFor(
+        async () => {
+          const c = await counts();
+          return c.processed === total && c.unpublished === 0; // the last batch's mark comes after its delivery
+        },
+        20_000,
+        `${total} processed events`,
+      );
       const applied = await appliedByKey(schemas.consumer.db);
       expect(applied.total).toBe(total);
       for (const key of keys) expect(applied.byKey.get(key)).toEqual(range(perKey));
@@ -208,6 +215,19 @@ describe.each(dbKinds)('outbox relay and idempotent consumers on %s', (kind) => 
           child.kill('SIGKILL');
           await exited;
         };
+        /** SIGKILL as soon as the relay reports a batch published and not yet marked. */
+        const killBetweenPublishAndMark = async (child: ChildProcess) => {
+          await new Promise<void>((resolve) => {
+            const onMessage = (m: unknown) => {
+              if (typeof m === 'object' && m !== null && 'published' in m) {
+                child.off('message', onMessage);
+                resolve();
+              }
+            };
+            child.on('message', onMessage);
+          });
+          await kill(child);
+        };
         cleanups.push(async () => {
           for (const child of children) await kill(child);
         });
@@ -236,23 +256,32 @@ describe.each(dbKinds)('outbox relay and idempotent consumers on %s', (kind) => 
         })();
 
         await waitFor(async () => (await counts()).processed >= 40, 15_000, 'the first events');
-        await kill(relayProcess);
+        await killBetweenPublishAndMark(relayProcess);
         await kill(consumerProcess);
         const processedAtKill = (await counts()).processed;
         await waitFor(async () => written >= total / 2, 15_000, 'half the events written');
         relayProcess = await startWorker('relay');
         await waitFor(async () => (await counts()).processed >= processedAtKill + 40, 15_000, 'progress after restart');
-        await kill(relayProcess);
+        await killBetweenPublishAndMark(relayProcess);
         await producing;
         relayProcess = await startWorker('relay');
 
-        await waitFor(async () => (await counts()).processed === total, 30_000, `${total} processed events`);
+        await waitFor(
+          async () => {
+            const c = await counts();
+            return c.processed === total && c.unpublished === 0; // the last batch's mark comes after its delivery
+          },
+          30_000,
+          `${total} processed events`,
+        );
         const applied = await appliedByKey(schemas.consumer.db);
         expect(applied.total).toBe(total);
         for (const key of keys) expect(applied.byKey.get(key)).toEqual(range(perKey));
         expect(await counts()).toEqual({ processed: total, unpublished: 0 });
         const ids = await streamed();
         expect(new Set(ids).size).toBe(total);
+        // Each kill landed between a publish and its mark: those batches went out twice.
+        expect(ids.length).toBeGreaterThan(total);
         console.info(
           `[relay kill test] ${ids.length} stream entries for ${total} events (${ids.length - total} republished after kills)`,
         );

@@ -18,6 +18,7 @@ const schemas = openSchemas(backend, schemaPrefix);
 const bus = new RedisEventBus({ url: redisUrl, prefix: redisPrefix, partitions: 4, leaseMs: 1500, blockMs: 200 });
 
 if (role === 'relay') {
+  let batches = 0;
   new OutboxRelay({
     service: 'producer',
     db: schemas.producer.db,
@@ -25,8 +26,13 @@ if (role === 'relay') {
     bus,
     pollMs: 5,
     batchSize: 7,
-    // Widens the window between publish and mark, where a kill makes the relay publish again.
-    afterPublish: () => new Promise((r) => setTimeout(r, 10)),
+    // Tells the test it is between publish and mark, and stays there a moment: a kill now makes the
+    // batch go out again.
+    afterPublish: (events) => {
+      if (++batches % 5 !== 0) return;
+      process.send?.({ published: events.length });
+      return new Promise((r) => setTimeout(r, 300));
+    },
   }).start();
 } else {
   await bus.subscribe({
