@@ -7,6 +7,8 @@ import { join, resolve } from 'node:path';
 import { openBackend } from '@livehouse/kit';
 import { FaultProxy } from '@livehouse/kit/testing/fault-proxy';
 import pg from 'pg';
+// The CLI's registry: what `livehouse serve <name>` runs, and so what each of those processes calls.
+import { services as registry } from '../../packages/cli/src/services.ts';
 
 /**
  * Backends as separate processes (`livehouse serve <name> --config <yaml>`, what a pod runs), each
@@ -18,8 +20,8 @@ const cli = join(root, 'packages/cli/src/main.ts');
 /** The project's Node 24 (the `node` dev dependency), as `npm run` would use it. */
 export const node = join(root, 'node_modules/.bin/node');
 
-/** Which backends each backend calls (straight, never through a proxy: only the BFF's calls are faulted). */
-const calls: Record<string, string[]> = { auth: ['user'], stamp: ['point', 'contents'] };
+/** Which backends a backend calls (straight, never through a proxy: only the BFF's calls are faulted). */
+const callsOf = (name: string) => registry[name]?.definition.dependsOn ?? [];
 
 export function freePort(): Promise<number> {
   return new Promise((ok, fail) => {
@@ -219,22 +221,28 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
 
   try {
     const snapshot = !postgres && options.pgliteSnapshot ? new Blob([readFileSync(options.pgliteSnapshot)]) : undefined;
+    const all = direct();
     for (const name of options.names) {
-      const all = direct();
+      const definition = registry[name]?.definition;
+      if (!definition) throw new Error(`fleet: livehouse serve does not know ${name}`);
+      const missing = callsOf(name).filter((d) => !all[d]);
+      if (missing.length > 0) throw new Error(`fleet: ${name} calls ${missing.join(', ')}: start them too`);
       let url = postgres ?? 'memory://';
-      if (snapshot) {
+      if (snapshot && definition.migrations) {
         url = join(dir, `${name}-data`);
         await (await openBackend(url, { loadDataDir: snapshot })).close();
       }
       const config = {
         log,
-        database: {
-          url,
-          ...(postgres && { schema: `${schemaPrefix}${name}` }),
-          migrateOnStart: true,
-          poolSize: options.poolSize ?? 8,
-        },
-        services: Object.fromEntries((calls[name] ?? []).filter((d) => all[d]).map((d) => [d, all[d]])),
+        ...(definition.migrations && {
+          database: {
+            url,
+            ...(postgres && { schema: `${schemaPrefix}${name}` }),
+            migrateOnStart: true,
+            poolSize: options.poolSize ?? 8,
+          },
+        }),
+        services: Object.fromEntries(callsOf(name).map((d) => [d, all[d]])),
         ...options.config?.(name),
       };
       const proc = new ServiceProcess(name, ports.get(name)!, config, options.secrets, dir);
