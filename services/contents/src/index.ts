@@ -9,5 +9,6 @@ export const contentsService = defineService<Record<never, never>, ContentsDatab
   config: {},
   migrations: { '0001_channels_and_streams': init },
   dependsOn: [],
+  produces: ['channel.created', 'stream.started', 'stream.ended'],
   routes: async (app, ctx) => contentsRoutes(app, ctx.db),
 });

@@ -29,6 +29,7 @@ export const stampService = defineService<typeof config, StampDatabase>({
   config,
   migrations: { '0001_catalog_and_sends': init },
   dependsOn: ['point', 'contents'],
+  produces: ['stamp.sent'],
   routes: async (app, ctx) => {
     const { freeStampLimit, imageBaseUrl } = ctx.config.stamp;
     await stampRoutes(app, {
