@@ -196,6 +196,17 @@ async function main(argv: string[]) {
       ...(kill && { kill: { service: kill.service, viewFailures: kill.viewFailures } }),
     });
 
+    const samples = target.samples.slice(platformStart).map((s) => ({ ...s, t: rel(s.at) }));
+    const scraped = processSeries(scrapes);
+    const httpRequests = run.totals.latency['*']?.count ?? 0;
+    // Each sample covers one second: its percentages are milliseconds per 10 ms.
+    const cpuMs =
+      samples.length > 0
+        ? samples.reduce((n, s) => n + s.cpuPercent * 10, 0)
+        : scraped.length > 1
+          ? scraped.reduce((n, s, i) => n + (s.cpuPercent ?? 0) * 10 * (s.t - (i > 0 ? scraped[i - 1]!.t : 0)), 0)
+          : undefined;
+    const sqlMs = samples.some((s) => s.db) ? samples.reduce((n, s) => n + (s.db?.sqlPercent ?? 0) * 10, 0) : undefined;
     const partial: Omit<Result, 'limits'> = {
       startedAt: startedAt.toISOString(),
       command: `npm run loadtest -- ${argv.join(' ')}`.trim(),
@@ -227,6 +238,8 @@ async function main(argv: string[]) {
         durationS,
         meanRate: durationS > 0 ? recorder.requests / durationS : 0,
         peakRate: Math.max(0, ...recorder.seconds.map((s) => s.requests)),
+        ...(cpuMs !== undefined && httpRequests > 0 && { platformCpuMsPerRequest: cpuMs / httpRequests }),
+        ...(sqlMs !== undefined && httpRequests > 0 && { sqlMsPerRequest: sqlMs / httpRequests }),
         users: {
           started: recorder.usersStarted,
           finished: recorder.usersFinished,
@@ -256,10 +269,7 @@ async function main(argv: string[]) {
       },
       backendCalls: Object.fromEntries(backendCalls(before, after)),
       sql: sqlPerRequest(before, after),
-      platform: {
-        samples: target.samples.slice(platformStart).map((s) => ({ ...s, t: rel(s.at) })),
-        scraped: processSeries(scrapes),
-      },
+      platform: { samples, scraped },
       generator: watch.samples,
       ...(kill && { kill }),
       ledger,

@@ -106,7 +106,11 @@ export function chatPersona(options: {
         (err: Error) => done(err),
       );
     },
-    /** Waits for welcome and history; from then on counts what arrives. */
+    /**
+     * Joined once the room answers: its history, or the pong to a ping sent now. (Welcome and
+     * history may arrive before this step can listen: artillery's ws engine runs the first step a
+     * tick after the socket opens, so a frame in the same packet as the upgrade is not seen here.)
+     */
     chatJoined(context: ChatContext, ee: Events, done: () => void) {
       const s = state(context);
       const ws = context.ws;
@@ -119,7 +123,7 @@ export function chatPersona(options: {
       const timer = setTimeout(() => {
         if (!waiting) return;
         waiting = false;
-        recorder.record(CHAT_JOIN, 0, { code: 'no history in 10 s' });
+        recorder.record(CHAT_JOIN, 0, { code: 'no answer in 10 s' });
         done();
       }, 10_000);
       ws.on('message', (data) => {
@@ -135,7 +139,7 @@ export function chatPersona(options: {
         } catch {
           return;
         }
-        if (frame.type === 'history' && waiting) {
+        if ((frame.type === 'history' || (frame.type === 'pong' && frame.ref === 'join')) && waiting) {
           waiting = false;
           clearTimeout(timer);
           const ms = performance.now() - s.startedAt;
@@ -162,6 +166,7 @@ export function chatPersona(options: {
           done();
         }
       });
+      ws.send(JSON.stringify({ type: 'ping', ref: 'join' }));
       ws.on('close', (code) => {
         if (waiting) {
           waiting = false;

@@ -32,11 +32,13 @@ export function diagnose(r: Omit<Result, 'limits'>): string[] {
           `p99 wait for it ${wait?.toFixed(1)} ms on average).`,
       );
     }
-    const starved = (elu ?? 0) > 60 && (cpu ?? 0) < (elu ?? 0) * 0.6;
-    if (starved) {
+    // Busy by the event loop's clock but not on a CPU: the thread was ready and waited for a core.
+    const starved = mean(ps.map((s) => Math.max(0, s.eventLoop.utilization * 100 - s.cpuPercent))) ?? 0;
+    if (starved > 15) {
       out.push(
-        `Limit: CPU starvation. The platform's event loop was busy ${pct(elu)} of the wall-clock time but got only ${pct(cpu)} of a core: ` +
-          'its thread was ready to run and waiting for a CPU that other processes held. Latencies and timeouts here measure the contention of the machine more than livehouse.',
+        `Limit: CPU starvation. For ${pct(starved)} of the wall-clock time the platform's event loop had work but its thread was not on a CPU ` +
+          `(event loop busy ${pct(elu)}, CPU only ${pct(cpu)} of a core): other processes held the cores. Latencies, timeouts and the ` +
+          'wall-clock SQL share above measure the contention of the machine more than livehouse.',
       );
     } else if ((elu ?? 0) > 85) {
       out.push(
@@ -59,6 +61,17 @@ export function diagnose(r: Omit<Result, 'limits'>): string[] {
     );
   } else {
     out.push('The platform process could not be observed (no admin port reachable): limits unknown on its side.');
+  }
+
+  const cost = r.totals.platformCpuMsPerRequest;
+  if (cost !== undefined && cost > 0) {
+    out.push(
+      `Cost per HTTP request (holds whatever else runs): ${cost.toFixed(1)} ms of platform CPU` +
+        (r.totals.sqlMsPerRequest !== undefined
+          ? ` and ${r.totals.sqlMsPerRequest.toFixed(1)} ms of PGlite running SQL (wall clock, on the same thread)`
+          : '') +
+        `. At that cost, one core to itself would top out near ${Math.round(1000 / cost)} req/s for this mix (its one event loop can use no more than one core for JavaScript and PGlite).`,
+    );
   }
 
   const gen = inHold(r.generator);

@@ -295,6 +295,12 @@ ${table(
       : []),
     ['mean / peak throughput (req/s)', `${n(r.totals.meanRate, 1)} / ${n(r.totals.peakRate, 1)}`],
     [
+      'platform CPU per HTTP request (ms)',
+      r.totals.platformCpuMsPerRequest === undefined
+        ? '–'
+        : `${n(r.totals.platformCpuMsPerRequest, 1)}${r.totals.sqlMsPerRequest === undefined ? '' : ` (PGlite running SQL: ${n(r.totals.sqlMsPerRequest, 1)} ms wall clock)`}`,
+    ],
+    [
       'latency p50 / p95 / p99 / max (ms), all requests',
       r.totals.all
         ? `${n(r.totals.all.p50, 1)} / ${n(r.totals.all.p95, 1)} / ${n(r.totals.all.p99, 1)} / ${n(r.totals.all.max, 1)}`

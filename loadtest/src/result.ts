@@ -29,6 +29,12 @@ export interface Result {
     durationS: number;
     meanRate: number;
     peakRate: number;
+    /**
+     * The platform's CPU time per HTTP request over the measured phase (all its threads), and the
+     * wall-clock time PGlite spent running SQL per request: costs that hold whatever else runs.
+     */
+    platformCpuMsPerRequest?: number;
+    sqlMsPerRequest?: number;
     users: {
       started: number;
       finished: number;
