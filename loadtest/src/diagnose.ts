@@ -70,7 +70,7 @@ export function diagnose(r: Omit<Result, 'limits'>): string[] {
         (r.totals.sqlMsPerRequest !== undefined
           ? ` and ${r.totals.sqlMsPerRequest.toFixed(1)} ms of PGlite running SQL (wall clock, on the same thread)`
           : '') +
-        `. At that cost, one core to itself would top out near ${Math.round(1000 / cost)} req/s for this mix (its one event loop can use no more than one core for JavaScript and PGlite).`,
+        `. At that cost, one core to itself would top out near ${Math.round(1000 / cost)} req/s for this mix (one event loop runs the JavaScript of every service, and PGlite when embedded, on at most one core).`,
     );
   }
 
