@@ -26,7 +26,7 @@ import { connectTarget, startEmbedded, type Target } from './src/platform.ts';
 import { scrapeAll } from './src/prometheus.ts';
 import { checkLedger } from './src/reconcile.ts';
 import { Recorder } from './src/recorder.ts';
-import { writeReport } from './src/report.ts';
+import { fanOut, writeReport } from './src/report.ts';
 import { type EndpointRow, periodsRelative, type Result } from './src/result.ts';
 import { runArtillery } from './src/run.ts';
 import { setUp } from './src/setup.ts';
@@ -298,8 +298,9 @@ function printSummary(r: Result) {
       `${pad(e.endpoint, 34)}${String(e.count).padStart(9)}${num(e.p50)}${num(e.p95)}${num(e.p99)}  ${e.errors}`,
     );
   }
+  console.log(`\nper public (BFF) request: backend calls · SQL statements = ${fanOut(r)}`);
   console.log(
-    `\nSQL statements per request: ${r.sql.map((s) => `${s.service} ${s.perRequest?.toFixed(2) ?? '–'}`).join(', ') || 'not measured'}`,
+    `SQL statements per request: ${r.sql.map((s) => `${s.service} ${s.perRequest?.toFixed(2) ?? '–'}`).join(', ') || 'not measured'}`,
   );
   const degraded = Object.entries(r.degraded.metrics).filter(([, v]) => v > 0);
   if (r.totals.chatDelivery) {

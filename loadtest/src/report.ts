@@ -207,6 +207,15 @@ export function charts(r: Result, size = { width: 760, height: 300 }) {
   return { throughput, latency, perEndpoint, degraded, platform, lag };
 }
 
+/** How much work one public request causes behind the BFF: backend HTTP calls and SQL statements. */
+export function fanOut(r: Result) {
+  const bff = r.sql.find((s) => s.service === 'bff')?.requests ?? 0;
+  if (bff === 0) return '–';
+  const calls = Object.values(r.backendCalls).reduce((a, b) => a + b, 0);
+  const statements = r.sql.reduce((n, s) => n + s.statements, 0);
+  return `${n(calls / bff, 2)} · ${n(statements / bff, 2)}`;
+}
+
 function limitOf(r: Result) {
   const c = r.verdict.checks.find((x) => x.name === 'p99 latency, all HTTP requests');
   const m = c ? /(\d+)/.exec(c.limit) : null;
@@ -300,6 +309,7 @@ ${table(
         ? '–'
         : `${n(r.totals.platformCpuMsPerRequest, 1)}${r.totals.sqlMsPerRequest === undefined ? '' : ` (PGlite running SQL: ${n(r.totals.sqlMsPerRequest, 1)} ms wall clock)`}`,
     ],
+    ['per public (BFF) request: backend calls · SQL statements', fanOut(r)],
     [
       'latency p50 / p95 / p99 / max (ms), all requests',
       r.totals.all
