@@ -43,12 +43,19 @@ describe.each(dbKinds)('chat through the bff on %s', (kind) => {
   afterAll(() => p?.close());
 
   it('when a logged-in viewer posts through the public host, then an anonymous reader sees it, after the paid stamp', async () => {
-    const reader = connect(base);
-    await reader.opened;
-    expect((await reader.next('welcome')).user).toBeNull();
-    const history = (await reader.next('history')).items as Frame[];
-    // The paid stamp sent in buildWorld reached the room from the ledger's event, with its transfer id.
-    expect(history.some((i) => i.type === 'stamp' && typeof i.txId === 'string')).toBe(true);
+    // The paid stamp sent in buildWorld reaches the room from the ledger's event (outbox → relay → bus
+    // → chat), asynchronously: join until the history holds it, with its transfer id.
+    let reader = connect(base);
+    for (let attempt = 0; ; attempt++) {
+      await reader.opened;
+      expect((await reader.next('welcome')).user).toBeNull();
+      const history = (await reader.next('history')).items as Frame[];
+      if (history.some((i) => i.type === 'stamp' && typeof i.txId === 'string')) break;
+      expect(attempt).toBeLessThan(50);
+      reader.ws.close();
+      await new Promise((r) => setTimeout(r, 200));
+      reader = connect(base);
+    }
 
     const viewer = connect(base, { headers: { authorization: `Bearer ${w.viewer.token}` } });
     await viewer.opened;
