@@ -36,7 +36,7 @@ export const ChatConfig = Type.Object(
     /** Items arriving within this window go out as one frame (0: those of one event-loop turn). */
     flushIntervalMs: Type.Integer({ minimum: 0, maximum: 1000, default: 0 }),
     /** A room with no client left is unsubscribed after this long. */
-    roomIdleMs: Type.Integer({ minimum: 0, default: 30_000 }),
+    roomIdleMs: Type.Integer({ minimum: 1000, default: 30_000 }),
     /** Viewer counts are sent to contents this often (only when changed). */
     viewerReportIntervalMs: Type.Integer({ minimum: 100, default: 5000 }),
     /** How long a stream's owner and state are cached. */

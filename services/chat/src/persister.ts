@@ -17,6 +17,7 @@ export class Persister {
   #deletes: { streamId: string; id: number; at: Date }[] = [];
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> = Promise.resolve();
+  #closed = false;
   /** Rows that failed are retried, up to this many, then dropped with an error log. */
   readonly #maxBacklog = 100_000;
 
@@ -37,7 +38,7 @@ export class Persister {
   }
 
   #schedule() {
-    if (this.#timer) return;
+    if (this.#timer || this.#closed) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       void this.flush();
@@ -69,6 +70,7 @@ export class Persister {
   }
 
   async close() {
+    this.#closed = true;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
     await this.flush();
