@@ -1,7 +1,8 @@
 /**
  * `npm run bench:workers`: does `livehouse serve --workers 2` use both cores? The same service (user,
  * on the real PostgreSQL) with 1 and then 2 workers, autocannon on the batch lookup, side by side.
- * Writes bench/results/workers.json. PostgreSQL runs on the same two cores, so 2× is out of reach here.
+ * Writes bench/results/workers.json. PostgreSQL and autocannon run on the same two cores, so 2× is out
+ * of reach here; the service-only request shows what the workers themselves add.
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -17,7 +18,16 @@ const postgresUrl = process.env.LIVEHOUSE_TEST_POSTGRES_URL ?? 'postgres://postg
 const key = 'bench-internal-key-0123456789abcdefghijkl';
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 
-async function run(workers: number, port: number) {
+interface Measured {
+  rps: number;
+  p99Ms: number;
+  errors: number;
+}
+
+async function run(
+  workers: number,
+  port: number,
+): Promise<{ workers: number; database: Measured; serviceOnly: Measured }> {
   const schema = `bench_workers_${workers}`;
   const dir = mkdtempSync(join(tmpdir(), 'livehouse-bench-'));
   const config = join(dir, 'application.yaml');
@@ -45,17 +55,21 @@ async function run(workers: number, port: number) {
     }
     const token = await new InternalAuth(key).sign({ service: 'bff' });
     const ids = Array.from({ length: 50 }, () => randomUUID()).join(',');
-    const result = await autocannon({
-      url: `http://127.0.0.1:${port}/users?ids=${ids}`,
-      headers: { authorization: `Bearer ${token}` },
-      connections: 32,
-      duration: seconds,
-    });
+    const measure = async (path: string): Promise<Measured> => {
+      const result = await autocannon({
+        url: `http://127.0.0.1:${port}${path}`,
+        headers: { authorization: `Bearer ${token}` },
+        connections: 32,
+        duration: seconds,
+      });
+      return { rps: Math.round(result.requests.average), p99Ms: result.latency.p99, errors: result.errors };
+    };
+    // With the database: a batch lookup (PostgreSQL shares the two cores). Without: a request the
+    // service answers on its own (token check, validation, error answer): the part workers multiply.
     return {
       workers,
-      rps: Math.round(result.requests.average),
-      p99Ms: result.latency.p99,
-      errors: result.errors + result.non2xx,
+      database: await measure(`/users?ids=${ids}`),
+      serviceOnly: await measure('/users/by-handle/NOT_A_HANDLE'),
     };
   } finally {
     child.kill('SIGTERM');
@@ -69,8 +83,12 @@ async function run(workers: number, port: number) {
 
 const one = await run(1, 7701);
 const two = await run(2, 7702);
-const report = { seconds, one, two, ratio: Number((two.rps / one.rps).toFixed(2)) };
-console.log(`1 worker : ${one.rps} req/s, p99 ${one.p99Ms} ms`);
-console.log(`2 workers: ${two.rps} req/s, p99 ${two.p99Ms} ms  (×${report.ratio})`);
+const ratio = (k: 'database' | 'serviceOnly') => Number((two[k].rps / one[k].rps).toFixed(2));
+const report = { seconds, one, two, ratio: { database: ratio('database'), serviceOnly: ratio('serviceOnly') } };
+for (const k of ['database', 'serviceOnly'] as const) {
+  console.log(
+    `${k.padEnd(12)} 1 worker ${one[k].rps} req/s (p99 ${one[k].p99Ms} ms)   2 workers ${two[k].rps} req/s (p99 ${two[k].p99Ms} ms)   ×${report.ratio[k]}`,
+  );
+}
 mkdirSync(join(root, 'bench/results'), { recursive: true });
 writeFileSync(join(root, 'bench/results/workers.json'), `${JSON.stringify(report, null, 2)}\n`);
