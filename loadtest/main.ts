@@ -65,6 +65,7 @@ async function main(argv: string[]) {
   };
   if (options.render) {
     const saved = JSON.parse(await readFile(options.render, 'utf8')) as Result;
+    saved.limits = diagnose(saved);
     await writeReport(saved, files);
     log(`report: ${files.html}\n          chart: ${files.png}`);
     return saved.verdict.pass ? 0 : 1;
@@ -207,6 +208,9 @@ async function main(argv: string[]) {
           ? scraped.reduce((n, s, i) => n + (s.cpuPercent ?? 0) * 10 * (s.t - (i > 0 ? scraped[i - 1]!.t : 0)), 0)
           : undefined;
     const sqlMs = samples.some((s) => s.db) ? samples.reduce((n, s) => n + (s.db?.sqlPercent ?? 0) * 10, 0) : undefined;
+    const hold = recorder.seconds.slice(phases.rampUpS, phases.rampUpS + phases.holdS);
+    const holdMean = (f: (s: (typeof hold)[number]) => number) =>
+      hold.length === 0 ? 0 : hold.reduce((n, s) => n + f(s), 0) / hold.length;
     const partial: Omit<Result, 'limits'> = {
       startedAt: startedAt.toISOString(),
       command: `npm run loadtest -- ${argv.join(' ')}`.trim(),
@@ -238,6 +242,8 @@ async function main(argv: string[]) {
         durationS,
         meanRate: durationS > 0 ? recorder.requests / durationS : 0,
         peakRate: Math.max(0, ...recorder.seconds.map((s) => s.requests)),
+        holdRate: holdMean((s) => s.requests),
+        holdUsers: holdMean((s) => s.activeUsers),
         ...(cpuMs !== undefined && httpRequests > 0 && { platformCpuMsPerRequest: cpuMs / httpRequests }),
         ...(sqlMs !== undefined && httpRequests > 0 && { sqlMsPerRequest: sqlMs / httpRequests }),
         users: {
@@ -298,7 +304,11 @@ function printSummary(r: Result) {
       `${pad(e.endpoint, 34)}${String(e.count).padStart(9)}${num(e.p50)}${num(e.p95)}${num(e.p99)}  ${e.errors}`,
     );
   }
-  console.log(`\nper public (BFF) request: backend calls · SQL statements = ${fanOut(r)}`);
+  console.log(
+    `\nhold phase: ${r.totals.holdRate.toFixed(1)} req/s with ${Math.round(r.totals.holdUsers)} users online on average; ` +
+      `all requests p50 ${r.totals.all?.p50} ms, p95 ${r.totals.all?.p95} ms, p99 ${r.totals.all?.p99} ms`,
+  );
+  console.log(`per public (BFF) request: backend calls · SQL statements = ${fanOut(r)}`);
   console.log(
     `SQL statements per request: ${r.sql.map((s) => `${s.service} ${s.perRequest?.toFixed(2) ?? '–'}`).join(', ') || 'not measured'}`,
   );

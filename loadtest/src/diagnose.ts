@@ -37,7 +37,7 @@ export function diagnose(r: Omit<Result, 'limits'>): string[] {
     if (starved > 15) {
       out.push(
         `Limit: CPU starvation. For ${pct(starved)} of the wall-clock time the platform's event loop had work but its thread was not on a CPU ` +
-          `(event loop busy ${pct(elu)}, CPU only ${pct(cpu)} of a core): other processes held the cores. Latencies, timeouts and the ` +
+          `(event loop busy ${pct(elu)}, CPU only ${pct(cpu)} of a core): other processes — the load generator among them — held the cores. Latencies, timeouts and the ` +
           'wall-clock SQL share above measure the contention of the machine more than livehouse.',
       );
     } else if ((elu ?? 0) > 85) {
@@ -79,10 +79,30 @@ export function diagnose(r: Omit<Result, 'limits'>): string[] {
   const genElu = mean(gen.map((g) => g.generatorLoopUtilization * 100));
   const genCpu = mean(gen.map((g) => g.generatorCpuPercent));
   const load = mean(gen.map((g) => g.loadAverage));
+  const pressure = mean(gen.flatMap((g) => (g.cpuPressurePercent === undefined ? [] : [g.cpuPressurePercent])));
   out.push(
     `Machine: ${r.machine.cores} cores ${pct(machine)} busy on average (all processes; load average ${load?.toFixed(1)}). ` +
+      (pressure !== undefined
+        ? `CPU pressure ${pct(pressure)}: share of the time some task was ready but waited for a core. `
+        : '') +
       `Load generator (artillery's engine in this process): CPU ${pct(genCpu)} of one core, event loop ${pct(genElu)} busy.`,
   );
+  // Both processes stalling in the same second: the cause is outside both (other processes, the VM).
+  const genBySecond = new Map(r.generator.map((g) => [Math.round(g.t), g]));
+  const stalls = r.platform.samples.filter(
+    (s) => s.eventLoop.delayMaxMs > 200 && (genBySecond.get(Math.round(s.t))?.generatorLoopDelayP99Ms ?? 0) > 200,
+  );
+  if (stalls.length > 0) {
+    out.push(
+      `Machine-wide stalls: in ${stalls.length} second(s) (at ${stalls
+        .slice(0, 6)
+        .map((s) => `${Math.round(s.t)} s`)
+        .join(
+          ', ',
+        )}${stalls.length > 6 ? ', …' : ''}) the platform and the load generator — two processes — both stalled over 200 ms at once: ` +
+        'the cause is outside both of them. Timeouts and degraded sections at those moments come from the machine.',
+    );
+  }
   if ((machine ?? 0) > 90) {
     out.push(
       'Limit: the machine’s CPUs were nearly all busy; whatever else runs here (other processes, tests) competes with the platform and the generator, so latencies include waiting for a core.',

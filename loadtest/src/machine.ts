@@ -15,9 +15,22 @@ function cpuTimes(): { busy: number; total: number } | undefined {
   }
 }
 
+/** Microseconds some task waited for a CPU (Linux pressure stall information), if the kernel has it. */
+function cpuPressureUs(): number | undefined {
+  try {
+    const some = readFileSync('/proc/pressure/cpu', 'utf8').split('\n')[0] ?? '';
+    const m = /total=(\d+)/.exec(some);
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export interface MachineSample {
   t: number;
   machineCpuPercent?: number;
+  /** Share of the second in which some runnable task waited for a CPU (PSI "some"). */
+  cpuPressurePercent?: number;
   /** The load generator's own process (this one): if it saturates, its latencies are not to be trusted. */
   generatorCpuPercent: number;
   generatorLoopUtilization: number;
@@ -31,6 +44,7 @@ export function watchMachine(startedAt: number, everyMs = 1000) {
   const delay = monitorEventLoopDelay({ resolution: 10 });
   delay.enable();
   let cpu = cpuTimes();
+  let pressure = cpuPressureUs();
   let own = process.cpuUsage();
   let elu = performance.eventLoopUtilization();
   let at = performance.now();
@@ -38,11 +52,16 @@ export function watchMachine(startedAt: number, everyMs = 1000) {
     const now = performance.now();
     const cpuNow = cpuTimes();
     const ownNow = process.cpuUsage(own);
+    const pressureNow = cpuPressureUs();
     samples.push({
       t: (Date.now() - startedAt) / 1000,
       ...(cpu &&
         cpuNow && {
           machineCpuPercent: ((cpuNow.busy - cpu.busy) / Math.max(1, cpuNow.total - cpu.total)) * 100,
+        }),
+      ...(pressure !== undefined &&
+        pressureNow !== undefined && {
+          cpuPressurePercent: Math.min(100, ((pressureNow - pressure) / 1000 / (now - at)) * 100),
         }),
       generatorCpuPercent: ((ownNow.user + ownNow.system) / 1000 / (now - at)) * 100,
       generatorLoopUtilization: performance.eventLoopUtilization(elu).utilization,
@@ -51,6 +70,7 @@ export function watchMachine(startedAt: number, everyMs = 1000) {
     });
     delay.reset();
     cpu = cpuNow;
+    pressure = pressureNow;
     own = process.cpuUsage();
     elu = performance.eventLoopUtilization();
     at = now;

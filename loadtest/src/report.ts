@@ -148,6 +148,12 @@ export function charts(r: Result, size = { width: 760, height: 300 }) {
       color: '#7f7f7f',
     },
     {
+      name: 'CPU pressure % (tasks waiting for a core)',
+      points: r.generator.filter((g) => g.cpuPressurePercent !== undefined).map((g) => [g.t, g.cpuPressurePercent!]),
+      color: '#d62728',
+      dashed: true,
+    },
+    {
       name: 'load generator CPU %',
       points: r.generator.map((g) => [g.t, g.generatorCpuPercent]),
       color: '#8c564b',
@@ -229,7 +235,7 @@ export function chartGrid(r: Result) {
     [c.throughput, c.latency, c.perEndpoint, c.degraded, c.platform, c.lag],
     2,
     { width: 800, height: 330 },
-    `livehouse load test — ${r.options.users} users, ${r.options.durationS} s, ${n(r.totals.meanRate, 1)} req/s mean, p99 ${n(r.totals.all?.p99)} ms, ${r.totals.errors} errors — ${verdict}`,
+    `livehouse load test — ${r.options.users} users, ${r.options.durationS} s, ${n(r.totals.holdRate, 1)} req/s in the hold, p99 ${n(r.totals.all?.p99)} ms, ${r.totals.errors} errors — ${verdict}`,
   );
 }
 
@@ -302,7 +308,11 @@ ${table(
     ...(r.kill
       ? [[`failures explained by the kill (endpoints that need ${esc(r.kill.service)})`, n(r.kill.explainedErrors)]]
       : []),
-    ['mean / peak throughput (req/s)', `${n(r.totals.meanRate, 1)} / ${n(r.totals.peakRate, 1)}`],
+    [
+      'hold phase: throughput (req/s) · users online, on average',
+      `${n(r.totals.holdRate, 1)} · ${n(r.totals.holdUsers)}`,
+    ],
+    ['whole run: mean / peak throughput (req/s)', `${n(r.totals.meanRate, 1)} / ${n(r.totals.peakRate, 1)}`],
     [
       'platform CPU per HTTP request (ms)',
       r.totals.platformCpuMsPerRequest === undefined

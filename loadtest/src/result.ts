@@ -29,6 +29,9 @@ export interface Result {
     durationS: number;
     meanRate: number;
     peakRate: number;
+    /** Over the hold phase: requests per second and users online, on average. */
+    holdRate: number;
+    holdUsers: number;
     /**
      * The platform's CPU time per HTTP request over the measured phase (all its threads), and the
      * wall-clock time PGlite spent running SQL per request: costs that hold whatever else runs.
