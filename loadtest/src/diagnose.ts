@@ -105,7 +105,7 @@ export function diagnose(r: Omit<Result, 'limits'>): string[] {
   }
   if ((machine ?? 0) > 90) {
     out.push(
-      'Limit: the machine’s CPUs were nearly all busy; whatever else runs here (other processes, tests) competes with the platform and the generator, so latencies include waiting for a core.',
+      'Limit: the machine’s CPUs were nearly all busy (the platform, the load generator and whatever else runs here): latencies include waiting for a core.',
     );
   }
   if ((genElu ?? 0) > 80) {

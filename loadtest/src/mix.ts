@@ -149,8 +149,15 @@ export function createMix(
       context.vars.client = rnd() < 0.6 ? 'app' : 'web';
       // Returning app users have the catalog cached and revalidate it with its ETag.
       if (world.catalogEtag && rnd() < 0.7) context.vars.etag = world.catalogEtag;
-      const address = options.addresses.take();
-      if (address && context._httpAgent) context._httpAgent.options.localAddress = address;
+      const agent = context._httpAgent;
+      if (agent) {
+        const address = options.addresses.take();
+        if (address) agent.options.localAddress = address;
+        // Keep-alive like a browser, longer than any think time: agentkeepalive's default (4 s free,
+        // 8 s active) races with 1–5 s pauses and fails a reused socket with ERR_SOCKET_TIMEOUT.
+        agent.options.freeSocketTimeout = 30_000;
+        agent.options.timeout = 60_000;
+      }
       setStream(context.vars, pickStream());
       recorder.userStarted();
       done();

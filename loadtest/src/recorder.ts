@@ -10,6 +10,8 @@ function count(map: Map<string, Map<string, number>>, endpoint: string, key: str
 export interface Second {
   requests: number;
   errors: number;
+  /** Failures of endpoints that need a killed backend. */
+  explained?: number;
   /** Responses whose `livehouse-degraded` header named at least one section. */
   degraded: number;
   activeUsers: number;
@@ -74,8 +76,10 @@ export class Recorder {
       const e = this.errorCodes.get(k) ?? { count: 0, message: options.message ?? '' };
       e.count++;
       this.errorCodes.set(k, e);
-      if (this.killed && explainedByKill(endpoint, this.killed.service)) this.explainedErrors++;
-      else {
+      if (this.killed && explainedByKill(endpoint, this.killed.service)) {
+        this.explainedErrors++;
+        s.explained = (s.explained ?? 0) + 1;
+      } else {
         this.errors++;
         s.errors++;
       }
