@@ -74,6 +74,17 @@ export function diagnose(r: Omit<Result, 'limits'>): string[] {
     );
   }
 
+  const inRequests = r.sql.reduce((n, x) => n + x.statements, 0);
+  const background = r.sql.reduce((n, x) => n + x.background, 0);
+  if (background > 0 && background / (background + inRequests) > 0.25) {
+    const top = [...r.sql].sort((a, b) => b.background - a.background).slice(0, 3);
+    out.push(
+      `${pct((background / (background + inRequests)) * 100)} of all SQL statements ran outside requests ` +
+        `(${top.map((x) => `${x.service} ${x.background}`).join(', ')}: outbox relays polling, consumers)` +
+        (ps.some((x) => x.db) ? '; on PGlite they take turns with the requests at the one session.' : '.'),
+    );
+  }
+
   const gen = inHold(r.generator);
   const machine = mean(gen.flatMap((g) => (g.machineCpuPercent === undefined ? [] : [g.machineCpuPercent])));
   const genElu = mean(gen.map((g) => g.generatorLoopUtilization * 100));

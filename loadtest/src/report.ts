@@ -120,7 +120,7 @@ export function charts(r: Result, size = { width: 760, height: 300 }) {
         points: ps.map((s) => [s.t, s.eventLoop.utilization * 100]),
         color: '#1f77b4',
       },
-      { name: 'platform CPU %', points: ps.map((s) => [s.t, s.cpuPercent]), color: '#ff7f0e' },
+      { name: 'platform CPU % of one core', points: ps.map((s) => [s.t, s.cpuPercent]), color: '#ff7f0e' },
     );
     if (ps.some((s) => s.db)) {
       platformSeries.push(
@@ -135,7 +135,7 @@ export function charts(r: Result, size = { width: 760, height: 300 }) {
     }
   } else if (r.platform.scraped.length > 0) {
     platformSeries.push({
-      name: 'platform CPU % (process_cpu_seconds_total)',
+      name: 'platform CPU % of one core (process_cpu_seconds_total)',
       points: r.platform.scraped.filter((s) => s.cpuPercent !== undefined).map((s) => [s.t, s.cpuPercent!]),
       color: '#ff7f0e',
       dots: true,
@@ -143,7 +143,7 @@ export function charts(r: Result, size = { width: 760, height: 300 }) {
   }
   platformSeries.push(
     {
-      name: 'machine CPU % (all processes)',
+      name: `machine CPU % of all ${r.machine.cores} cores (all processes)`,
       points: r.generator.filter((g) => g.machineCpuPercent !== undefined).map((g) => [g.t, g.machineCpuPercent!]),
       color: '#7f7f7f',
     },
@@ -154,7 +154,7 @@ export function charts(r: Result, size = { width: 760, height: 300 }) {
       dashed: true,
     },
     {
-      name: 'load generator CPU %',
+      name: 'load generator CPU % of one core',
       points: r.generator.map((g) => [g.t, g.generatorCpuPercent]),
       color: '#8c564b',
       dashed: true,
@@ -324,6 +324,12 @@ ${table(
       'latency p50 / p95 / p99 / max (ms), all requests',
       r.totals.all
         ? `${n(r.totals.all.p50, 1)} / ${n(r.totals.all.p95, 1)} / ${n(r.totals.all.p99, 1)} / ${n(r.totals.all.max, 1)}`
+        : '–',
+    ],
+    [
+      'chat fan-out delay p50 / p95 / p99 (ms), message → reader',
+      r.totals.chatDelivery
+        ? `${n(r.totals.chatDelivery.p50, 1)} / ${n(r.totals.chatDelivery.p95, 1)} / ${n(r.totals.chatDelivery.p99, 1)} (${n(r.totals.chatDelivery.count)} deliveries)`
         : '–',
     ],
     [
