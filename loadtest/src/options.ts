@@ -4,7 +4,7 @@ export const USAGE = `usage: npm run loadtest -- [options]
 
   --target URL          the public API (BFF) to load, e.g. http://127.0.0.1:8080 (a running 'livehouse up');
                         default: start the embedded platform in a child process on free ports
-  --users N             concurrent users during the hold phase (default 100)
+  --users N             users online the arrivals aim at: N ÷ 15 s arrive per second in the hold (default 100)
   --duration D          arrivals: ramp up + hold + ramp down, e.g. 60s, 2m (default 60s); sessions in
                         flight then finish
   --kill SVC@T          stop one backend's API server T into the run, e.g. user@30s (embedded platform only)
