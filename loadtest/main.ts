@@ -85,6 +85,13 @@ async function main(argv: string[]) {
     log(`starting the embedded platform${options.db ? ' on PostgreSQL' : ''} (its log: ${files.log}) …`);
     target = await startEmbedded({ ...(options.db && { db: options.db }), logFile: files.log });
   }
+  // Ctrl-C: stop the embedded platform (and drop its data) before leaving.
+  const interrupted = (signal: NodeJS.Signals) => {
+    log(`${signal}: stopping …`);
+    target.close().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   try {
     log(`target: ${target.description} — public API ${target.bff}`);
     const addresses = new SourceAddresses(target.bff);

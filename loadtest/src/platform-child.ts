@@ -148,6 +148,12 @@ async function main() {
       );
     }
   });
+  // Ctrl-C reaches the whole process group: the parent decides when to stop (it sends 'stop');
+  // if the parent is gone, stop and clean up anyway.
+  process.on('SIGINT', () => {});
+  process.on('SIGTERM', () => {
+    stop().finally(() => process.exit(0));
+  });
   process.on('disconnect', () => {
     stop().finally(() => process.exit(0));
   });
