@@ -2,7 +2,12 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['packages/*/test/**/*.test.ts', 'services/*/test/**/*.test.ts', 'deploy/test/**/*.test.ts'],
+    include: [
+      'packages/*/test/**/*.test.ts',
+      'services/*/test/**/*.test.ts',
+      'deploy/test/**/*.test.ts',
+      'loadtest/test/**/*.test.ts',
+    ],
     globalSetup: ['packages/kit/src/test-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
