@@ -116,7 +116,7 @@ async function main(argv: string[]) {
       : target.chat
         ? {
             included: true,
-            how: `WebSocket rooms opened on the chat service (${target.chat.api}) with the internal token the BFF would send: the BFF does not forward WebSocket upgrades yet`,
+            how: `WebSocket rooms opened on the BFF's public socket (/web/v1/streams/:id/chat) with each user's access token; the BFF relays to chat (${target.chat.api})`,
           }
         : { included: false, how: 'no chat service reachable (or no internal key)' };
     const { script, phases, pool } = createMix(world, {

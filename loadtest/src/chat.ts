@@ -1,5 +1,4 @@
 import { performance } from 'node:perf_hooks';
-import { InternalAuth } from '@livehouse/kit';
 import type { SourceAddresses } from './http.ts';
 import type { Recorder } from './recorder.ts';
 import type { LiveStream, PoolUser } from './setup.ts';
@@ -10,9 +9,8 @@ import type { LiveStream, PoolUser } from './setup.ts';
  * time the join (welcome + history), every send until its ack, and the fan-out delay of each
  * message that arrives (server timestamp → received).
  *
- * The BFF does not forward WebSocket upgrades yet, so the room is opened on the chat service
- * itself with the internal token the BFF would send for the user. When the BFF gets its public
- * room route, point `roomUrl` at it and send the user's access token instead.
+ * Rooms are opened as a client would: on the BFF's public socket (`/web/v1/streams/:id/chat`),
+ * with the user's access token; the BFF relays to a chat instance with an internal token.
  */
 
 export const CHAT_JOIN = 'WS join room';
@@ -53,15 +51,15 @@ const LINES = [
 ];
 
 export function chatPersona(options: {
-  chat: { api: string; internalKey: string };
+  /** The BFF's base URL: chatters open the public room socket there. */
+  bff: string;
   pickStream: () => LiveStream;
   anyUser: () => PoolUser;
   rnd: () => number;
   recorder: Recorder;
   addresses: SourceAddresses;
 }) {
-  const auth = new InternalAuth(options.chat.internalKey);
-  const wsBase = options.chat.api.replace(/^http/, 'ws');
+  const wsBase = options.bff.replace(/^http/, 'ws');
   const { recorder, rnd } = options;
   const state = (context: ChatContext) => context.vars.chat as ChatState;
   let refs = 0;
@@ -91,20 +89,15 @@ export function chatPersona(options: {
         sent: 0,
       };
       context.vars.chat = s;
-      auth.sign({ service: 'bff', ...(user && { user: { id: user.id, roles: ['viewer'] } }) }).then(
-        (token) => {
-          args.target = `${wsBase}/rooms/${stream.id}/ws`;
-          const address = options.addresses.take();
-          args.options = {
-            ...args.options,
-            headers: { authorization: `Bearer ${token}` },
-            ...(address && { localAddress: address }),
-            handshakeTimeout: 10_000,
-          };
-          done();
-        },
-        (err: Error) => done(err),
-      );
+      args.target = `${wsBase}/web/v1/streams/${stream.id}/chat`;
+      const address = options.addresses.take();
+      args.options = {
+        ...args.options,
+        headers: user ? { authorization: `Bearer ${user.token}` } : {},
+        ...(address && { localAddress: address }),
+        handshakeTimeout: 10_000,
+      };
+      done();
     },
     /**
      * Joined once the room answers: its history, or the pong to a ping sent now. (Welcome and

@@ -285,7 +285,7 @@ export function createMix(
   const chat =
     options.chat &&
     chatPersona({
-      chat: options.chat,
+      bff: options.bff,
       pickStream,
       anyUser: () => pool.any(),
       rnd,

@@ -36,8 +36,8 @@ export interface Target {
   /** For reconciliation: the point service's API and the internal key, or why it cannot be checked. */
   ledger: { pointUrl: string; internalKey: string } | { unavailable: string };
   /**
-   * The chat service's API and the internal key: the BFF does not forward WebSocket upgrades yet,
-   * so chatters connect to chat directly with the internal token the BFF would send.
+   * The chat service, when the platform has one: chatters then join rooms through the BFF's public
+   * socket; this is kept for the report and the chat checks.
    */
   chat?: { api: string; internalKey: string };
   samples: ProcessSample[];
