@@ -1,11 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { openBackend } from '@livehouse/kit';
 import { FaultProxy } from '@livehouse/kit/testing/fault-proxy';
+import { freePort } from '@livehouse/kit/testing/ports';
 import pg from 'pg';
 // The CLI's registry: what `livehouse serve <name>` runs, and so what each of those processes calls.
 import { services as registry } from '../../packages/cli/src/services.ts';
@@ -23,15 +23,7 @@ export const node = join(root, 'node_modules/.bin/node');
 /** Which backends a backend calls (straight, never through a proxy: only the BFF's calls are faulted). */
 const callsOf = (name: string) => registry[name]?.definition.dependsOn ?? [];
 
-export function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => ok(port));
-    });
-    server.on('error', fail);
-  });
-}
+export { freePort };
 
 export async function waitReady(url: string, timeoutMs: number, alive: () => boolean = () => true) {
   const deadline = Date.now() + timeoutMs;

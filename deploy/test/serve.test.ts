@@ -1,26 +1,15 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '@livehouse/kit/testing/ports';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, stringify } from 'yaml';
 import { dockerEntrypoint, type K8sObject, render, repoRoot } from './manifests.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: manifests are read field by field
 type Any = any;
-
-async function freePort() {
-  return new Promise<number>((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const CONFIG_PATH = '/etc/livehouse/application.yaml';
 const tmp = mkdtempSync(join(tmpdir(), 'livehouse-serve-'));

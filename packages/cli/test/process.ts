@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { freePort } from '@livehouse/kit/testing/ports';
 
 export const root = resolve(import.meta.dirname, '../../..');
 export const cli = join(root, 'packages/cli/src/main.ts');
@@ -17,15 +17,7 @@ export function writeConfig(yaml: string) {
   return { dir, file };
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => ok(port));
-    });
-    server.on('error', fail);
-  });
-}
+export { freePort };
 
 export interface Spawned {
   child: ChildProcess;

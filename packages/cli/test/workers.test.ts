@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '@livehouse/kit/testing/ports';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Host, heapFlags, parseCpuMax, parseMemoryMax, planWorkers } from '../src/workers.ts';
@@ -70,15 +70,6 @@ describe('planWorkers', () => {
     expect(parseMemoryMax('536870912\n')).toBe(512 * 2 ** 20);
   });
 });
-
-async function freePort() {
-  return new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const children: ChildProcess[] = [];
 afterEach(() => {
