@@ -101,6 +101,8 @@ export interface Database<DB> {
   db: Kysely<DB>;
   schema: string;
   kind: DatabaseBackend['kind'];
+  /** The backend's dialect, for the migrator's own Kysely instance. */
+  dialect: Dialect;
 }
 
 /** A Kysely instance whose every table reference is qualified with the service's schema. */
@@ -108,9 +110,10 @@ export function createDatabase<DB>(
   backend: DatabaseBackend,
   options: { service: string; schema: string; metrics?: Metrics },
 ): Database<DB> {
+  const dialect = backend.dialect();
   const db = new Kysely<DB>({
-    dialect: backend.dialect(),
+    dialect,
     plugins: [new WithSchemaPlugin(options.schema), new QueryCounterPlugin(options.service, options.metrics)],
   });
-  return { db, schema: options.schema, kind: backend.kind };
+  return { db, schema: options.schema, kind: backend.kind, dialect };
 }
