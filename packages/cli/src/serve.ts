@@ -55,6 +55,8 @@ export async function serve(name: string, configFile: string, workers?: string) 
     process.once('SIGTERM', () => {
       readiness.stopping = true;
     });
+    // Migrate once, here, rather than in every worker at the same time.
+    if (def.migrations && config.database?.migrateOnStart) await migrate(name, configFile);
     await primaryAdmin(config.http, () => !readiness.stopping && readiness.ready >= plan.workers);
     await runWorkers(plan.workers, async () => {}, {
       heapMiB: plan.heapMiB,
@@ -63,7 +65,8 @@ export async function serve(name: string, configFile: string, workers?: string) 
     return;
   }
   await runWorkers(plan.workers, async () => {
-    const service = await buildService(def, config);
+    const own = config.database ? { ...config, database: { ...config.database, migrateOnStart: false } } : config;
+    const service = await buildService(def, own);
     await listen(service, { ...config.http, adminPort: 0 });
     // Constructing one installs prom-client's listener that answers the primary's metric requests.
     new AggregatorRegistry();

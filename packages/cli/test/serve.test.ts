@@ -37,7 +37,9 @@ describe('livehouse serve', () => {
       const ids = Array.from({ length: 100 }, () => randomUUID()).join(',');
       // 60 keep-alive connections, opened by a first round of requests. The second round goes out on
       // them at once; the signal comes when its first answer does, so the rest are in flight (queued
-      // for the database), and every one of them must complete.
+      // for the database) and must complete. A request the server had not yet read from its socket
+      // when the signal came is not in flight: it may be refused (503, or its idle connection closed),
+      // never half-answered. On a busy machine a few are; without the drain most would be.
       const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 60 });
       const get = () =>
         pool.request({ method: 'GET', path: `/users?ids=${ids}`, headers: { authorization: `Bearer ${token}` } });
@@ -47,11 +49,14 @@ describe('livehouse serve', () => {
         first = r;
       });
       const requests = Array.from({ length: 60 }, () =>
-        get().then(async (r) => {
-          first();
-          await r.body.text();
-          return r.statusCode;
-        }),
+        get().then(
+          async (r) => {
+            first();
+            await r.body.text();
+            return r.statusCode;
+          },
+          (err: NodeJS.ErrnoException) => err.code ?? 'error',
+        ),
       );
       await firstAnswered;
       const signalled = Date.now();
@@ -60,7 +65,9 @@ describe('livehouse serve', () => {
       const { code } = await run.exited;
       expect(Date.now() - signalled).toBeLessThan(10_000);
       expect(code).toBe(0);
-      expect(statuses).toEqual(statuses.map(() => 200));
+      const answered = statuses.filter((s) => s === 200).length;
+      expect(statuses.filter((s) => s !== 200 && s !== 503 && s !== 'ECONNRESET')).toEqual([]);
+      expect(answered).toBeGreaterThanOrEqual(50);
       expect(run.output()).toContain('shut down cleanly');
       await pool.close();
     } finally {

@@ -58,7 +58,12 @@ function migrator(database: Database<unknown>, migrations: Migrations) {
 
 /** Creates the service's schema if needed and applies pending migrations, in name order. */
 export async function migrateToLatest(database: Database<unknown>, migrations: Migrations) {
-  await sql`create schema if not exists ${sql.id(database.schema)}`.execute(database.db as Kysely<unknown>);
+  // Two processes creating the same schema at once: one of them gets a unique violation.
+  await sql`create schema if not exists ${sql.id(database.schema)}`
+    .execute(database.db as Kysely<unknown>)
+    .catch((err: { code?: string }) => {
+      if (err.code !== '23505' && err.code !== '42P06') throw err;
+    });
   const result: MigrationResultSet = await migrator(database, migrations).migrateToLatest();
   if (result.error) {
     const failed = result.results?.find((r) => r.status === 'Error');
