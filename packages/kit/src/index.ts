@@ -1,6 +1,13 @@
 export { type BaseConfig, ConfigError, loadConfigFile, parseConfig, readSecrets, type Secrets } from './config.ts';
 export { type RequestContext, requestContext } from './context.ts';
-export { createDatabase, type Database, type DatabaseBackend, isPostgresUrl, openBackend } from './db/database.ts';
+export {
+  createDatabase,
+  type Database,
+  type DatabaseBackend,
+  isPostgresUrl,
+  openBackend,
+  pgErrorCode,
+} from './db/database.ts';
 export { type Migrations, migrateToLatest, pendingMigrations } from './db/migrate.ts';
 export { AppError, type ErrorDetail, forbidden, notFound, toAppError } from './errors.ts';
 export {

@@ -184,8 +184,8 @@ export class ResilientBackend {
   async #execute<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, options: ResilientCallOptions) {
     this.#budget.call();
     const started = performance.now();
-    const remaining = options.deadline === undefined ? Number.POSITIVE_INFINITY : options.deadline - Date.now();
-    const timeoutMs = Math.max(1, Math.min(options.timeoutMs ?? this.#options.timeoutMs, remaining));
+    // The client caps this at the deadline it is given in the header.
+    const timeoutMs = options.timeoutMs ?? this.#options.timeoutMs;
     let outcome: Outcome = 'ok';
     try {
       return await this.#bulkhead.execute(() =>

@@ -12,6 +12,8 @@ export interface SectionContext {
   deadline: number;
   /** Multiplies every section timeout (config `bff.timeoutScale`): slow test machines, not production. */
   timeoutScale: number;
+  /** This section's call timeout: its declared `timeoutMs` × `timeoutScale`. */
+  timeoutMs: number;
 }
 
 /**
@@ -67,7 +69,7 @@ export class SectionCache {
 export async function compose(
   view: string,
   sections: Sections,
-  base: Omit<SectionContext, 'results'>,
+  base: Omit<SectionContext, 'results' | 'timeoutMs'>,
   options: { cache: SectionCache; degradedCounter?: Counter<'view' | 'section'> },
 ): Promise<Composed> {
   const degraded: string[] = [];
@@ -81,7 +83,7 @@ export async function compose(
     const promise = (async () => {
       const results: Record<string, unknown> = {};
       for (const dep of section.dependsOn ?? []) results[dep] = await run(dep);
-      const ctx: SectionContext = { ...base, results };
+      const ctx: SectionContext = { ...base, results, timeoutMs: section.timeoutMs * base.timeoutScale };
       if (section.when && !section.when(ctx)) return section.fallback;
       const cacheKey = section.cache && `${view}.${name}:${section.cache.key(ctx)}`;
       const cached = cacheKey ? options.cache.get(cacheKey) : undefined;

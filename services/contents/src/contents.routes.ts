@@ -1,5 +1,14 @@
 import { contents } from '@livehouse/contracts';
-import { AppError, decodeCursor, notFound, requireService, requireUser, type ServiceApp, toPage } from '@livehouse/kit';
+import {
+  AppError,
+  decodeCursor,
+  notFound,
+  pgErrorCode,
+  requireService,
+  requireUser,
+  type ServiceApp,
+  toPage,
+} from '@livehouse/kit';
 import type { Kysely } from 'kysely';
 import type { Static } from 'typebox';
 import * as repo from './contents.repository.ts';
@@ -34,7 +43,7 @@ export async function contentsRoutes(app: ServiceApp, db: Kysely<ContentsDatabas
       if (!requireUser(request.caller).roles.includes('admin'))
         throw new AppError('forbidden', 'only admins add categories');
       const row = await repo.insertCategory(db, request.body).catch((err: unknown) => {
-        throw pgCode(err) === '23505' ? new AppError('conflict', `the slug ${request.body.slug} is taken`) : err;
+        throw pgErrorCode(err) === '23505' ? new AppError('conflict', `the slug ${request.body.slug} is taken`) : err;
       });
       return reply.code(201).send(repo.toCategory(row));
     },
@@ -200,5 +209,3 @@ function cursorId(v: string | number | undefined) {
   if (typeof v !== 'string' || !UUID.test(v)) throw badCursor();
   return v;
 }
-
-const pgCode = (err: unknown) => (err as { code?: string } | undefined)?.code;

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { contents } from '@livehouse/contracts';
-import { AppError, type Caller, forbidden, notFound, requireUser, writeEvent } from '@livehouse/kit';
+import { AppError, type Caller, forbidden, notFound, pgErrorCode, requireUser, writeEvent } from '@livehouse/kit';
 import type { Kysely } from 'kysely';
 import * as repo from './contents.repository.ts';
 import type { ContentsDatabase } from './db.ts';
@@ -60,8 +60,9 @@ export async function createChannel(db: Db, caller: Caller, body: contents.Creat
       return id;
     })
     .catch((err: unknown) => {
-      if (pgCode(err) === '23505') throw new AppError('conflict', 'this user already has a channel (one per streamer)');
-      if (pgCode(err) === '23503') throw notFound('the category');
+      if (pgErrorCode(err) === '23505')
+        throw new AppError('conflict', 'this user already has a channel (one per streamer)');
+      if (pgErrorCode(err) === '23503') throw notFound('the category');
       throw err;
     });
   const row = await repo.findChannel(db, id);
@@ -83,7 +84,7 @@ export async function updateChannel(db: Db, caller: Caller, id: string, body: co
       ...(body.featured !== undefined && { featured: body.featured }),
     })
     .catch((err: unknown) => {
-      throw pgCode(err) === '23503' ? notFound('the category') : err;
+      throw pgErrorCode(err) === '23503' ? notFound('the category') : err;
     });
   const row = await repo.findChannel(db, id);
   if (!row) throw notFound('the channel');
@@ -119,7 +120,7 @@ export async function createStream(db: Db, caller: Caller, channelId: string, bo
       scheduledAt: body.scheduledAt ? new Date(body.scheduledAt) : null,
     })
     .catch((err: unknown) => {
-      throw pgCode(err) === '23503' ? notFound('the category') : err;
+      throw pgErrorCode(err) === '23503' ? notFound('the category') : err;
     });
   return readStream(db, id);
 }
@@ -178,7 +179,7 @@ export async function transition(db: Db, caller: Caller, id: string, action: Str
     })
     .catch((err: unknown) => {
       // The partial unique index: one live stream per channel.
-      if (pgCode(err) === '23505')
+      if (pgErrorCode(err) === '23505')
         throw new AppError('conflict', 'the channel already has a live stream: end it first');
       throw err;
     });
@@ -199,5 +200,3 @@ export async function readStream(db: Db, id: string) {
   if (!row) throw notFound('the stream');
   return repo.toStream(row);
 }
-
-const pgCode = (err: unknown) => (err as { code?: string } | undefined)?.code;

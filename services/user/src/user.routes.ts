@@ -3,6 +3,7 @@ import {
   AppError,
   decodeCursor,
   notFound,
+  pgErrorCode,
   requireSelfOrAdmin,
   requireService,
   requireUser,
@@ -157,6 +158,5 @@ async function followPage(
 /** One key per pair: a follow and the unfollow after it are delivered in that order. */
 const followKey = (followerId: string, followeeId: string) => `${followerId}:${followeeId}`;
 
-const pgCode = (err: unknown) => (err as { code?: string } | undefined)?.code;
-const uniqueViolation = (err: unknown) => pgCode(err) === '23505';
-const foreignKeyViolation = (err: unknown) => pgCode(err) === '23503';
+const uniqueViolation = (err: unknown) => pgErrorCode(err) === '23505';
+const foreignKeyViolation = (err: unknown) => pgErrorCode(err) === '23503';

@@ -31,6 +31,11 @@ const INT8 = 20;
 // Counts and points are int8 in SQL; they stay far below 2^53, so plain numbers are exact.
 const toNumber = (v: string) => Number(v);
 
+/** The SQLSTATE of a database error (e.g. '23505' unique violation, '23503' foreign key), if it is one. */
+export function pgErrorCode(err: unknown): string | undefined {
+  return (err as { code?: string } | undefined)?.code;
+}
+
 export function isPostgresUrl(url: string) {
   return /^postgres(ql)?:\/\//.test(url);
 }

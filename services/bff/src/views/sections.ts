@@ -8,17 +8,15 @@ const me = (ctx: SectionContext) => ctx.user!.id;
 const loggedIn = (ctx: SectionContext) => ctx.user !== undefined;
 /** Calls made on behalf of the viewer carry them; public reads do not, so they coalesce and cache. */
 const asViewer = (ctx: SectionContext) => (ctx.user ? { user: ctx.user } : {});
-export const opts = (ctx: SectionContext, timeoutMs: number) => ({
-  deadline: ctx.deadline,
-  timeoutMs: timeoutMs * ctx.timeoutScale,
-});
+/** Call options of a section: the request's deadline and the section's own timeout. */
+export const opts = (ctx: SectionContext) => ({ deadline: ctx.deadline, timeoutMs: ctx.timeoutMs });
 
 export const wallet: Section<point.Wallet | null> = {
   backend: 'point',
   timeoutMs: 250,
   fallback: null,
   when: loggedIn,
-  fetch: (ctx) => ctx.backend('point').get(`/wallets/${me(ctx)}`, { ...opts(ctx, 250), user: ctx.user! }),
+  fetch: (ctx) => ctx.backend('point').get(`/wallets/${me(ctx)}`, { ...opts(ctx), user: ctx.user! }),
 };
 
 export const catalogVersion: Section<{ version: string } | null> = {
@@ -26,7 +24,7 @@ export const catalogVersion: Section<{ version: string } | null> = {
   timeoutMs: 200,
   fallback: null,
   cache: { key: () => 'v', ttlMs: 5000 },
-  fetch: (ctx) => ctx.backend('stamp').get('/catalog/version', opts(ctx, 200)),
+  fetch: (ctx) => ctx.backend('stamp').get('/catalog/version', opts(ctx)),
 };
 
 export const catalog: Section<stamp.Catalog | null> = {
@@ -34,7 +32,7 @@ export const catalog: Section<stamp.Catalog | null> = {
   timeoutMs: 300,
   fallback: null,
   cache: { key: () => 'all', ttlMs: 5000 },
-  fetch: (ctx) => ctx.backend('stamp').get('/catalog', opts(ctx, 300)),
+  fetch: (ctx) => ctx.backend('stamp').get('/catalog', opts(ctx)),
 };
 
 export const liveNow: Section<contents.StreamPage> = {
@@ -42,7 +40,7 @@ export const liveNow: Section<contents.StreamPage> = {
   timeoutMs: 300,
   fallback: emptyPage,
   cache: { key: () => 'top', ttlMs: 1000 },
-  fetch: (ctx) => ctx.backend('contents').get('/streams/live', { ...opts(ctx, 300), query: { limit: 50 } }),
+  fetch: (ctx) => ctx.backend('contents').get('/streams/live', { ...opts(ctx), query: { limit: 50 } }),
 };
 
 export const featured: Section<contents.StreamPage> = {
@@ -50,7 +48,7 @@ export const featured: Section<contents.StreamPage> = {
   timeoutMs: 300,
   fallback: emptyPage,
   cache: { key: () => 'top', ttlMs: 5000 },
-  fetch: (ctx) => ctx.backend('contents').get('/streams/featured', { ...opts(ctx, 300), query: { limit: 10 } }),
+  fetch: (ctx) => ctx.backend('contents').get('/streams/featured', { ...opts(ctx), query: { limit: 10 } }),
 };
 
 export const following: Section<user.FollowPage> = {
@@ -59,9 +57,7 @@ export const following: Section<user.FollowPage> = {
   fallback: emptyPage,
   when: loggedIn,
   fetch: (ctx) =>
-    ctx
-      .backend('user')
-      .get(`/users/${me(ctx)}/following`, { ...opts(ctx, 250), query: { limit: 100 }, ...asViewer(ctx) }),
+    ctx.backend('user').get(`/users/${me(ctx)}/following`, { ...opts(ctx), query: { limit: 100 }, ...asViewer(ctx) }),
 };
 
 /** One batch lookup for every user a view mentions: never one call per item. */
@@ -78,7 +74,7 @@ export function profilesOf(
       const unique = [...new Set(ids(ctx.results).filter((id): id is string => id !== undefined))].slice(0, 100);
       if (unique.length === 0) return {};
       const list = await ctx.backend('user').get<user.ProfileList>('/users', {
-        ...opts(ctx, 250),
+        ...opts(ctx),
         query: { ids: unique.join(',') },
       });
       return Object.fromEntries(list.items.map((p) => [p.id, p]));
@@ -99,7 +95,7 @@ export const viewerFollows = (
   fetch: async (ctx) => {
     const target = ownerOf(ctx.results[dependsOn]);
     const state = await ctx.backend('user').get<user.FollowState>(`/users/${me(ctx)}/following/${target}`, {
-      ...opts(ctx, 200),
+      ...opts(ctx),
       user: ctx.user!,
     });
     return state.following;
@@ -113,7 +109,5 @@ export const timeline: Section<tl.TimelinePage> = {
   fallback: emptyPage,
   when: loggedIn,
   fetch: (ctx) =>
-    ctx
-      .backend('timeline')
-      .get(`/users/${me(ctx)}/timeline`, { ...opts(ctx, 250), query: { limit: 20 }, user: ctx.user! }),
+    ctx.backend('timeline').get(`/users/${me(ctx)}/timeline`, { ...opts(ctx), query: { limit: 20 }, user: ctx.user! }),
 };

@@ -29,7 +29,7 @@ export const views = {
       timeoutMs: 300,
       required: true,
       fallback: null,
-      fetch: (ctx) => ctx.backend('contents').get<contents.Stream>(`/streams/${ctx.params.id}`, s.opts(ctx, 300)),
+      fetch: (ctx) => ctx.backend('contents').get<contents.Stream>(`/streams/${ctx.params.id}`, s.opts(ctx)),
     },
     channel: {
       backend: 'contents',
@@ -40,7 +40,7 @@ export const views = {
         ctx
           .backend('contents')
           .get<contents.Channel>(`/channels/${(ctx.results.stream as contents.Stream).channelId}`, {
-            ...s.opts(ctx, 250),
+            ...s.opts(ctx),
           }),
     },
     streamer: {
@@ -50,7 +50,7 @@ export const views = {
       dependsOn: ['stream'],
       fetch: (ctx) =>
         ctx.backend('user').get<user.Profile>(`/users/${(ctx.results.stream as contents.Stream).ownerId}`, {
-          ...s.opts(ctx, 250),
+          ...s.opts(ctx),
         }),
     },
     viewerFollows: s.viewerFollows('stream', (r) => (r as contents.Stream | null)?.ownerId),
@@ -61,7 +61,7 @@ export const views = {
       fallback: { items: [] },
       fetch: (ctx) =>
         ctx.backend('stamp').get<stamp.SupporterList>(`/streams/${ctx.params.id}/supporters`, {
-          ...s.opts(ctx, 250),
+          ...s.opts(ctx),
           query: { limit: 10 },
         }),
     },
@@ -77,7 +77,7 @@ export const views = {
       timeoutMs: 300,
       required: true,
       fallback: null,
-      fetch: (ctx) => ctx.backend('contents').get<contents.Channel>(`/channels/${ctx.params.id}`, s.opts(ctx, 300)),
+      fetch: (ctx) => ctx.backend('contents').get<contents.Channel>(`/channels/${ctx.params.id}`, s.opts(ctx)),
     },
     streamer: {
       backend: 'user',
@@ -86,7 +86,7 @@ export const views = {
       dependsOn: ['channel'],
       fetch: (ctx) =>
         ctx.backend('user').get<user.Profile>(`/users/${(ctx.results.channel as contents.Channel).ownerId}`, {
-          ...s.opts(ctx, 250),
+          ...s.opts(ctx),
         }),
     },
     liveStream: {
@@ -99,7 +99,7 @@ export const views = {
         ctx
           .backend('contents')
           .get<contents.Stream>(`/streams/${(ctx.results.channel as contents.Channel).liveStreamId}`, {
-            ...s.opts(ctx, 250),
+            ...s.opts(ctx),
           }),
     },
     archives: {
@@ -108,7 +108,7 @@ export const views = {
       fallback: { items: [], nextCursor: null },
       fetch: (ctx) =>
         ctx.backend('contents').get<contents.StreamPage>(`/channels/${ctx.params.id}/archives`, {
-          ...s.opts(ctx, 300),
+          ...s.opts(ctx),
           query: { limit: 20 },
         }),
     },
@@ -121,7 +121,7 @@ export const views = {
       timeoutMs: 250,
       required: true,
       fallback: null,
-      fetch: (ctx) => ctx.backend('user').get<user.Profile>(`/users/${ctx.params.id}`, s.opts(ctx, 250)),
+      fetch: (ctx) => ctx.backend('user').get<user.Profile>(`/users/${ctx.params.id}`, s.opts(ctx)),
     },
     channel: {
       backend: 'contents',
@@ -129,7 +129,7 @@ export const views = {
       fallback: null,
       fetch: (ctx) =>
         ctx.backend('contents').get<contents.Channel>(`/channels/by-owner/${ctx.params.id}`, {
-          ...s.opts(ctx, 250),
+          ...s.opts(ctx),
         }),
     },
     viewerFollows: s.viewerFollows('profile', (r) => (r as user.Profile | null)?.id),
