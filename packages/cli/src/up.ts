@@ -15,6 +15,16 @@ export async function embeddedSecrets(dataDir: string): Promise<Record<string, s
   return secrets;
 }
 
+/** A second `livehouse up` on one machine (or beside a test run) shifts every port by LIVEHOUSE_PORT_OFFSET. */
+export function portOffset(raw: string | undefined): number {
+  if (raw === undefined || raw === '') return 0;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 20_000) {
+    throw new Error(`LIVEHOUSE_PORT_OFFSET: expected a whole number from 0 to 20000, got ${JSON.stringify(raw)}`);
+  }
+  return n;
+}
+
 /** `livehouse up`: every service in one process on loopback ports, one embedded PGlite, demo data on first start. */
 export async function up(options: { dataDir: string; fresh: boolean }) {
   const started = performance.now();
@@ -29,6 +39,7 @@ export async function up(options: { dataDir: string; fresh: boolean }) {
 
   console.log(firstStart ? `livehouse: creating the embedded database in ${pgdata} …` : 'livehouse: starting …');
   const backend = await openBackend(pgdata);
+  const offset = portOffset(process.env.LIVEHOUSE_PORT_OFFSET);
   const platform = await startPlatform(
     Object.values(services).map((s) => s.definition),
     {
@@ -36,7 +47,7 @@ export async function up(options: { dataDir: string; fresh: boolean }) {
       env: secrets,
       ports: (name) => {
         const s = services[name];
-        return s ? { port: s.port, adminPort: s.adminPort } : { port: 0, adminPort: 0 };
+        return s ? { port: s.port + offset, adminPort: s.adminPort + offset } : { port: 0, adminPort: 0 };
       },
       config: (name) => ({
         log: { level },
