@@ -10,6 +10,8 @@ const ROUTE = /^\/(?:app|web)\/v1\/streams\/([0-9a-fA-F-]{36})\/chat(?:\?(.*))?$
 const MAX_BUFFERED = 1024 * 1024;
 
 function refuse(socket: Duplex, status: number, code: string, message: string) {
+  // The client may be gone already (reset, or closed while we verified its token).
+  if (socket.destroyed || !socket.writable) return;
   const body = JSON.stringify({ error: { code, message, requestId: '' } });
   socket.end(
     `HTTP/1.1 ${status} ${code}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
@@ -129,6 +131,9 @@ export function chatProxy(options: {
 
   return {
     onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      // Node hands an upgrade's socket over without its error listener: a reset from the client
+      // would otherwise be an unhandled 'error' event and end the process.
+      socket.on('error', (err) => options.log.debug({ err }, 'chat client socket error'));
       onUpgrade(req, socket, head).catch((err: unknown) => {
         options.log.error({ err }, 'chat upgrade failed');
         refuse(socket, 500, 'internal_error', 'something went wrong on our side');
