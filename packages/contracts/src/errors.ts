@@ -11,6 +11,7 @@ export const errorStatus = {
   invalid_json: 400,
   validation_failed: 400,
   idempotency_key_required: 400,
+  webhook_signature_invalid: 400,
   // 401: who is calling is unknown or unproven
   unauthorized: 401,
   token_missing: 401,
@@ -35,6 +36,7 @@ export const errorStatus = {
   insufficient_points: 409,
   already_refunded: 409,
   payment_id_reused: 409,
+  debt_outstanding: 409,
   stream_not_live: 409,
   // 413, 415, 422, 429
   payload_too_large: 413,
