@@ -63,8 +63,21 @@ function fromFastifyError(err: FastifyError): AppError | undefined {
   return undefined;
 }
 
+/**
+ * A database "data exception" (SQLSTATE class 22: a NUL in text, a bad encoding, a number out of range)
+ * is caused by the value a caller sent, not by the database: 400, never a 500 that opens breakers.
+ * Validation rejects such values first (contracts' `Text`); this is the net under it.
+ */
+function fromDatabaseError(err: unknown): AppError | undefined {
+  const e = err as { code?: unknown; severity?: unknown } | undefined;
+  if (typeof e?.code !== 'string' || typeof e.severity !== 'string' || !/^22[0-9A-Z]{3}$/.test(e.code)) return;
+  return new AppError('validation_failed', 'a value in the request cannot be stored (for example a NUL character)');
+}
+
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
+  const fromDatabase = fromDatabaseError(err);
+  if (fromDatabase) return fromDatabase;
   return fromFastifyError(err as FastifyError) ?? new AppError('internal_error', 'something went wrong on our side');
 }
 

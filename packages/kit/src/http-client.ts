@@ -70,10 +70,10 @@ export class ServiceClient {
     if (ctx?.deadline !== undefined && !headers['livehouse-deadline'])
       headers['livehouse-deadline'] = String(ctx.deadline);
     const deadline = Number(headers['livehouse-deadline']) || Number.POSITIVE_INFINITY;
-    const timeoutMs = Math.min(
-      options.timeoutMs ?? this.#options.timeoutMs ?? 5000,
-      Math.max(1, deadline - Date.now()),
-    );
+    const ownTimeoutMs = options.timeoutMs ?? this.#options.timeoutMs ?? 5000;
+    const timeoutMs = Math.min(ownTimeoutMs, Math.max(1, deadline - Date.now()));
+    // A timeout cut short by the caller's deadline says nothing about the target's health.
+    const byDeadline = timeoutMs < ownTimeoutMs;
     const signals = [AbortSignal.timeout(timeoutMs)];
     if (options.signal) signals.push(options.signal);
     const fullPath = options.query ? `${path}?${toQuery(options.query)}` : path;
@@ -81,11 +81,11 @@ export class ServiceClient {
     try {
       res = await this.#pool.request({ method, path: fullPath, headers, body, signal: AbortSignal.any(signals) });
     } catch (err) {
-      throw this.#transportError(err);
+      throw this.#transportError(err, byDeadline);
     }
     let parsed: unknown;
     const text = await res.body.text().catch((err: unknown) => {
-      throw this.#transportError(err);
+      throw this.#transportError(err, byDeadline);
     });
     if (text.length > 0) {
       try {
@@ -108,20 +108,27 @@ export class ServiceClient {
 
   #httpError(status: number, body: unknown): AppError {
     const error = (body as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
-    if (status < 500 && error && typeof error.code === 'string' && isErrorCode(error.code)) {
+    // 4xx keep their code; so does the target's "your deadline passed", which is not a failure of its own.
+    const passOn = status < 500 || error?.code === 'deadline_exceeded';
+    if (passOn && error && typeof error.code === 'string' && isErrorCode(error.code)) {
       return new AppError(error.code, typeof error.message === 'string' ? error.message : error.code);
     }
     if (status === 503) return new AppError('service_unavailable', `${this.target} is unavailable`);
     return new AppError('upstream_error', `${this.target} answered ${status}`);
   }
 
-  #transportError(err: unknown): AppError {
+  #transportError(err: unknown, byDeadline: boolean): AppError {
     const name = (err as Error)?.name;
     if (
       name === 'TimeoutError' ||
       err instanceof undiciErrors.HeadersTimeoutError ||
       err instanceof undiciErrors.BodyTimeoutError
     ) {
+      if (byDeadline && name === 'TimeoutError') {
+        return new AppError('deadline_exceeded', `the request's deadline passed while ${this.target} worked on it`, {
+          cause: err,
+        });
+      }
       return new AppError('upstream_timeout', `${this.target} did not answer in time`, { cause: err });
     }
     if (name === 'AbortError')

@@ -34,7 +34,8 @@ export const defaultResilience: ResilienceOptions = {
   retryRatio: 0.2,
 };
 
-export type Outcome = 'ok' | 'timeout' | 'error' | 'short_circuited' | 'rejected';
+/** `deadline`: the caller's deadline passed first (not counted against the breaker). */
+export type Outcome = 'ok' | 'timeout' | 'deadline' | 'error' | 'short_circuited' | 'rejected';
 
 export interface BackendMetrics {
   calls: Counter<'backend' | 'outcome'>;
@@ -47,7 +48,7 @@ export function createBackendMetrics(registry: Registry): BackendMetrics {
   return {
     calls: new Counter({
       name: 'backend_calls_total',
-      help: 'Calls to backends by outcome: ok, timeout, error, short_circuited (breaker open), rejected (bulkhead full)',
+      help: "Calls to backends by outcome: ok, timeout, deadline (the caller's passed first), error, short_circuited (breaker open), rejected (bulkhead full)",
       labelNames: ['backend', 'outcome'],
       registers: [registry],
     }),
@@ -73,8 +74,12 @@ export function createBackendMetrics(registry: Registry): BackendMetrics {
   };
 }
 
-/** Failures count against the breaker; a 4xx is an answer, not a failure. */
-const isFailure = (err: unknown) => !(err instanceof AppError) || err.status >= 500;
+/**
+ * What counts against the breaker: what says the backend is unhealthy (its 5xx, its timeouts, no answer).
+ * A 4xx is an answer to the caller's input; a passed deadline is the caller's choice.
+ */
+export const isFailure = (err: unknown) =>
+  !(err instanceof AppError) || (err.status >= 500 && err.code !== 'deadline_exceeded');
 
 /** Calls and retries over the last ten one-second buckets. */
 class RetryBudget {
@@ -211,8 +216,15 @@ export class ResilientBackend {
         outcome = 'rejected';
         throw new AppError('service_unavailable', `${this.name} has too many calls in flight`, { cause: err });
       }
+      const code = err instanceof AppError ? err.code : undefined;
       outcome =
-        err instanceof AppError && err.code === 'upstream_timeout' ? 'timeout' : isFailure(err) ? 'error' : 'ok';
+        code === 'upstream_timeout'
+          ? 'timeout'
+          : code === 'deadline_exceeded'
+            ? 'deadline'
+            : isFailure(err)
+              ? 'error'
+              : 'ok';
       throw err;
     } finally {
       this.#metrics?.calls.inc({ backend: this.name, outcome });

@@ -11,7 +11,7 @@ import { pino } from 'pino';
 import type { Static, TObject, TProperties } from 'typebox';
 import { admin } from './admin.ts';
 import type { BaseConfig } from './config.ts';
-import { requestContext } from './context.ts';
+import { requestContext, stripInternalHeaders } from './context.ts';
 import { createDatabase, type Database, type DatabaseBackend, openBackend } from './db/database.ts';
 import { type Migrations, migrateToLatest } from './db/migrate.ts';
 import { AppError, errorHandler, notFoundHandler } from './errors.ts';
@@ -181,6 +181,7 @@ export async function buildService<S extends TProperties, DB>(
 
   // Every request runs inside its context, so SQL statements and outgoing calls know their route.
   api.addHook('onRequest', (request, _reply, done) => {
+    if (def.public) stripInternalHeaders(request.headers);
     const traceparent = request.headers.traceparent;
     const deadline = Number(request.headers['livehouse-deadline']) || undefined;
     if (deadline !== undefined && deadline <= Date.now()) {
