@@ -72,11 +72,19 @@ export function chatProxy(options: {
       service: 'bff',
       ...(user && { user: { id: user.id, roles: user.roles } }),
     });
+    // The client may have left while we checked its token: then open nothing.
+    if (socket.destroyed) return;
     const path = `/rooms/${streamId}/ws${since ? `?since=${encodeURIComponent(since)}` : ''}`;
     const upstream = new WebSocket(base + path, {
       headers: { authorization: `Bearer ${token}` },
       handshakeTimeout: 5000,
       maxPayload: 4 * 1024 * 1024,
+    });
+    // Until the client's socket is a WebSocket, its going away must end the upstream too, or the
+    // chat connection (and a viewer) stays open forever.
+    let relaying = false;
+    socket.once('close', () => {
+      if (!relaying) upstream.terminate();
     });
     upstream.once('unexpected-response', (_r, res) => {
       let body = '';
@@ -100,13 +108,15 @@ export function chatProxy(options: {
         );
       });
     });
-    upstream.once('error', (err) => {
+    upstream.on('error', (err) => {
       if (upstream.readyState === WebSocket.CONNECTING)
         refuse(socket, 503, 'service_unavailable', 'chat is unavailable');
       options.log.debug({ err }, 'chat upstream error');
     });
     upstream.once('open', () => {
+      if (socket.destroyed) return upstream.terminate();
       wss.handleUpgrade(req, socket, head, (client) => {
+        relaying = true;
         upstream.on('message', (data, isBinary) => {
           if (client.bufferedAmount > MAX_BUFFERED) {
             client.close(4008, 'too slow: reconnect with ?since=');

@@ -17,6 +17,8 @@ export interface EdgeProcess {
   alive(): boolean;
   /** The child's open file descriptors, from /proc/<pid>/fd. */
   fds(): number;
+  /** The descriptor count once it has stopped changing (sockets closing in the background). */
+  settledFds(): Promise<number>;
   /** The BFF's admin health check answers 200. */
   healthy(): Promise<boolean>;
   close(): Promise<void>;
@@ -65,6 +67,16 @@ export async function startEdgeProcess(config: Record<string, Record<string, unk
     output: () => out,
     alive: () => !exited,
     fds: () => readdirSync(`/proc/${pid}/fd`).length,
+    async settledFds() {
+      let last = -1;
+      for (let stable = 0, i = 0; stable < 3 && i < 100; i++) {
+        const now = readdirSync(`/proc/${pid}/fd`).length;
+        stable = now === last ? stable + 1 : 0;
+        last = now;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return last;
+    },
     async healthy() {
       try {
         const res = await fetch(`${urls.bffAdmin}/healthz`, { signal: AbortSignal.timeout(5000) });
@@ -83,4 +95,39 @@ export async function startEdgeProcess(config: Record<string, Record<string, unk
       clearTimeout(timer);
     },
   };
+}
+
+/** Signs up a streamer on the platform behind `bff` and starts a live stream; returns its id. */
+export async function liveStream(bff: URL, handle = `s${Math.random().toString(36).slice(2, 10)}`) {
+  const api = async (method: string, path: string, body?: unknown, token?: string) => {
+    const res = await fetch(new URL(`/web/v1${path}`, bff), {
+      method,
+      headers: {
+        ...(body !== undefined && { 'content-type': 'application/json' }),
+        ...(token && { authorization: `Bearer ${token}` }),
+      },
+      ...(body !== undefined && { body: JSON.stringify(body) }),
+    });
+    const json = (await res.json()) as Record<string, never>;
+    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
+    return json as Record<string, Record<string, string>>;
+  };
+  const session = await api('POST', '/auth/signup', {
+    handle,
+    email: `${handle}@example.com`,
+    password: 'long-enough-secret',
+  });
+  await api('POST', '/me/channel', { title: 'Fuzzing' }, session.tokens?.accessToken);
+  const refreshed = await api('POST', '/auth/refresh', { refreshToken: session.tokens?.refreshToken });
+  const stream = await api('POST', '/me/streams', { title: 'live' }, refreshed.tokens?.accessToken);
+  return stream.id as unknown as string;
+}
+
+/** Waits until `check` holds, polling; fails with `describe()` after `timeoutMs`. */
+export async function until(check: () => boolean | Promise<boolean>, describe: () => string, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${describe()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

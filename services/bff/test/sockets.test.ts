@@ -1,6 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EdgeProcess, startEdgeProcess } from './edge-process.ts';
+import { type EdgeProcess, liveStream, startEdgeProcess, until } from './edge-process.ts';
 
 /** Opens a raw TCP connection, writes `data` and resets the connection (RST), resolving once it is gone. */
 export function sendAndReset(port: number, data: string | Buffer, options: { waitForAnswer?: boolean } = {}) {
@@ -43,5 +43,30 @@ describe('bff sockets', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(await edge.healthy(), edge.output()).toBe(true);
     expect(edge.alive()).toBe(true);
+  });
+
+  it('when 50 clients send the chat upgrade and leave before it completes, then no descriptor is left behind', async () => {
+    const streamId = await liveStream(edge.bff);
+    const chat = `/web/v1/streams/${streamId}/chat`;
+    // One full chat session first, so lazily opened pools and the room exist before counting.
+    await sendAndReset(Number(edge.bff.port), upgrade(chat), { waitForAnswer: true });
+    const before = await edge.settledFds();
+    await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        i % 2 === 0
+          ? sendAndReset(Number(edge.bff.port), upgrade(chat))
+          : new Promise<void>((resolve) => {
+              // A polite leaver: FIN right after the request.
+              const socket = connect(Number(edge.bff.port), '127.0.0.1', () => socket.end(upgrade(chat)));
+              socket.on('error', () => {});
+              socket.once('close', () => resolve());
+            }),
+      ),
+    );
+    expect(await edge.healthy()).toBe(true);
+    await until(
+      () => edge.fds() <= before + 4,
+      () => `descriptors: ${before} before, ${edge.fds()} now`,
+    );
   });
 });
