@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { services } from '../../packages/cli/src/services.ts';
 import { type K8sObject, ofKind, render } from './manifests.ts';
+import { egressAllowed, modelCluster, serviceCallAllowed } from './network.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: manifests are read field by field
 type Any = any;
@@ -13,6 +14,13 @@ const testSecrets: Record<string, string> = {
   LIVEHOUSE_REDIS_URL: 'redis://redis:6379',
   LIVEHOUSE_AUTH_SIGNING_KEY: 'signing-key',
 };
+
+/** Every `{ kind: 'filesystem' }` storage section of a config (after defaults), by its path in the file. */
+function filesystemStorage(value: unknown, path = ''): string[] {
+  if (!value || typeof value !== 'object') return [];
+  if ((value as Any).kind === 'filesystem') return [`${path} (dir ${(value as Any).dir})`];
+  return Object.entries(value).flatMap(([k, v]) => filesystemStorage(v, path ? `${path}.${k}` : k));
+}
 
 function deploymentsOf(objects: K8sObject[]) {
   return ofKind(objects, 'Deployment')
@@ -54,22 +62,31 @@ describe.each(['dev', 'prod'])('the %s config files against the services’ own 
         expect(ofKind(objects, 'Service').some((s) => s.metadata.name === callee)).toBe(true);
       }
       if (definition.migrations) expect(config.database?.url).toBe(testSecrets.LIVEHOUSE_DATABASE_URL);
+      // The root filesystem is read-only and a pod's disk dies with it: files go to a bucket, never a folder.
+      expect(filesystemStorage(config), `${name}: storage`).toEqual([]);
     },
   );
 
-  it('when a service calls another, then the callee’s NetworkPolicy admits the caller on its API port', () => {
-    const missing: string[] = [];
-    for (const { name } of registered) {
+  // Evaluated as amazon-network-policy-controller-k8s resolves the policies (deploy/test/network.ts): the caller's
+  // egress must reach the callee Service's ClusterIP (a peer selector matching the Service's selector), and the
+  // callee's ingress must admit the caller's pod on the target port.
+  it('when a service calls another through its configured URL, then the VPC CNI’s policies admit the call both ways', () => {
+    const cluster = modelCluster(objects);
+    const denied: string[] = [];
+    for (const { name, raw } of registered) {
+      const caller = cluster.pods.find((p) => p.owner === `Deployment/${name}`)!;
+      const dns = cluster.services.find((s) => s.name === 'kube-dns')!;
+      if (!egressAllowed(cluster, caller, { ip: dns.clusterIP, port: 53, protocol: 'UDP' }))
+        denied.push(`${name} → DNS`);
       for (const callee of services[name]!.definition.dependsOn) {
-        const policy = ofKind(objects, 'NetworkPolicy').find((p) => p.metadata.name === callee);
-        const admits = policy?.spec.ingress.some(
-          (rule: Any) =>
-            rule.ports.some((p: Any) => p.port === 'http') &&
-            rule.from.some((peer: Any) => peer.podSelector?.matchLabels?.['app.kubernetes.io/name'] === name),
-        );
-        if (!admits) missing.push(`${name} → ${callee}`);
+        const url = new URL(raw.services[callee]);
+        const service = cluster.services.find((s) => s.name === url.hostname && s.namespace === caller.namespace);
+        const problem = service
+          ? serviceCallAllowed(cluster, caller, service, Number(url.port || 80))
+          : `no Service ${url.hostname}`;
+        if (problem) denied.push(`${name} → ${callee}: ${problem}`);
       }
     }
-    expect(missing).toEqual([]);
+    expect(denied).toEqual([]);
   });
 });

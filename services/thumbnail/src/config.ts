@@ -1,33 +1,8 @@
+import { objectStorageConfig } from '@livehouse/kit/storage';
 import { type Static, Type } from 'typebox';
 
 const Quality = (value: number) => Type.Integer({ minimum: 1, maximum: 100, default: value });
 const MiB = 1024 * 1024;
-
-const FilesystemStorage = Type.Object(
-  {
-    kind: Type.Literal('filesystem'),
-    /** Relative paths resolve against the working directory (where `livehouse up` keeps `.livehouse/`). */
-    dir: Type.String({ minLength: 1, default: '.livehouse/thumbnails' }),
-  },
-  { additionalProperties: false },
-);
-
-/** Any S3-compatible store (AWS S3, MinIO, R2, …); the keys come from LIVEHOUSE_S3_* secrets. */
-const S3Storage = Type.Object(
-  {
-    kind: Type.Literal('s3'),
-    bucket: Type.String({ pattern: '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$' }),
-    /** e.g. https://s3.ap-northeast-1.amazonaws.com or http://minio:9000 */
-    endpoint: Type.String({ pattern: '^https?://[^/]+/?$' }),
-    region: Type.String({ minLength: 1, default: 'us-east-1' }),
-    /** Key prefix inside the bucket, e.g. `thumbnails/`. */
-    prefix: Type.String({ pattern: '^([a-z0-9._-]+/)*$', default: '' }),
-    /** `endpoint/bucket/key` (MinIO and most S3-compatible stores) rather than `bucket.endpoint/key`. */
-    forcePathStyle: Type.Boolean({ default: true }),
-    timeoutMs: Type.Integer({ minimum: 100, default: 5000 }),
-  },
-  { additionalProperties: false },
-);
 
 const Size = Type.Object(
   { width: Type.Integer({ minimum: 16, maximum: 3840 }), height: Type.Integer({ minimum: 16, maximum: 2160 }) },
@@ -38,9 +13,8 @@ const Size = Type.Object(
 export const thumbnailConfig = {
   thumbnail: Type.Object(
     {
-      storage: Type.Union([FilesystemStorage, S3Storage], {
-        default: { kind: 'filesystem', dir: '.livehouse/thumbnails' },
-      }),
+      /** A folder (embedded) or an S3 bucket (production); see @livehouse/kit/storage for the credentials. */
+      storage: objectStorageConfig('.livehouse/thumbnails'),
       sizes: Type.Array(Size, {
         minItems: 1,
         maxItems: 8,
@@ -102,7 +76,6 @@ export const thumbnailConfig = {
 
 export type ThumbnailConfig = Static<(typeof thumbnailConfig)['thumbnail']>;
 export type StorageConfig = ThumbnailConfig['storage'];
-export type S3StorageConfig = Static<typeof S3Storage>;
 export type Size = Static<typeof Size>;
 
 export const sizeName = (s: Size) => `${s.width}x${s.height}`;

@@ -1,4 +1,5 @@
 import { defineService, type ServiceContext } from '@livehouse/kit';
+import { createObjectStorage } from '@livehouse/kit/storage';
 import { thumbnailConfig } from './config.ts';
 import type { ThumbnailDatabase } from './db.ts';
 import * as jobs from './jobs.repository.ts';
@@ -7,7 +8,6 @@ import { PendingWork, Semaphore } from './limit.ts';
 import * as init from './migrations/0001_thumbnails.ts';
 import * as streamStartedJobs from './migrations/0002_stream_started_jobs.ts';
 import { RemoteImageFetcher } from './remote-image.ts';
-import { createStorage } from './storage/storage.ts';
 import { thumbnailRoutes } from './thumbnail.routes.ts';
 import type { ThumbnailDeps } from './thumbnail.service.ts';
 
@@ -24,7 +24,7 @@ function instance(ctx: Ctx) {
     const config = ctx.config.thumbnail;
     const deps: ThumbnailDeps = {
       db: ctx.db,
-      storage: createStorage(config.storage, ctx.config.secrets),
+      storage: createObjectStorage(config.storage, ctx.config.secrets),
       config,
       contents: ctx.clients.contents as ThumbnailDeps['contents'],
       remote: config.remoteImages.enabled ? new RemoteImageFetcher(config.remoteImages) : undefined,

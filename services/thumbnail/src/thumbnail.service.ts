@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { contents, EventData, thumbnail } from '@livehouse/contracts';
 import { AppError, type Caller, type ServiceClient } from '@livehouse/kit';
+import type { ObjectStorage } from '@livehouse/kit/storage';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { ThumbnailConfig } from './config.ts';
@@ -8,7 +9,6 @@ import type { ThumbnailDatabase, ThumbnailRow } from './db.ts';
 import { CONTENT_TYPES, etagOf, type Format, normalizeImage, renderCard, renderVariants } from './image.ts';
 import type { PendingWork, Semaphore } from './limit.ts';
 import type { RemoteImageFetcher } from './remote-image.ts';
-import type { ObjectStorage } from './storage/storage.ts';
 import * as repo from './thumbnail.repository.ts';
 
 export interface ThumbnailDeps {

@@ -2,12 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { contentsService } from '@livehouse/contents';
 import { generateDevSecrets, InProcessEventBus, InternalAuth, type Platform, startPlatform } from '@livehouse/kit';
 import { dbKinds, openTestBackend, type TestBackend, type TestBody } from '@livehouse/kit/testing';
+import { FakeS3 } from '@livehouse/kit/testing/fake-s3';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { thumbnailService } from '../src/index.ts';
-import { S3Storage } from '../src/storage/s3.ts';
-import { createStorage } from '../src/storage/storage.ts';
-import { FakeS3 } from './fake-s3.ts';
 import { admin, newStreamer, solidImage } from './helpers.ts';
 
 const credentials = { accessKeyId: 'AKIDLIVEHOUSETEST', secretAccessKey: 'fake/secret+key' };
@@ -22,45 +20,6 @@ const storageConfig = (endpoint: string, prefix = '') => ({
   prefix,
   forcePathStyle: true,
   timeoutMs: 2000,
-});
-
-describe('S3 storage', () => {
-  let s3: FakeS3;
-  beforeAll(async () => {
-    s3 = await new FakeS3({ bucket, region, ...credentials }).start();
-  });
-  afterAll(() => s3?.close());
-
-  it('when an object is put, read and deleted, then every request carries a valid SigV4 signature', async () => {
-    const storage = new S3Storage(storageConfig(s3.url, 'thumbs/'), credentials);
-    const body = Buffer.from('some image bytes');
-    await storage.put('streams/a/1x1-abc.webp', body, 'image/webp');
-    expect(s3.objects.get('thumbs/streams/a/1x1-abc.webp')).toEqual({ body, contentType: 'image/webp' });
-    expect(await storage.get('streams/a/1x1-abc.webp')).toEqual(body);
-    await storage.delete(['streams/a/1x1-abc.webp', 'streams/a/never-there.webp']);
-    expect(s3.objects.size).toBe(0);
-    expect(await storage.get('streams/a/1x1-abc.webp')).toBeUndefined();
-    expect(s3.requests.every((r) => r.status !== 403)).toBe(true);
-  });
-
-  it('when the secret is wrong, then the store refuses the signature and put fails without storing', async () => {
-    const storage = new S3Storage(storageConfig(s3.url), { ...credentials, secretAccessKey: 'wrong' });
-    await expect(storage.put('streams/b/x.webp', Buffer.from('x'), 'image/webp')).rejects.toThrow(/403/);
-    expect(s3.objects.size).toBe(0);
-  });
-
-  it('when s3 is configured without credentials in the environment, then the storage (so the service) refuses to start', () => {
-    expect(() => createStorage(storageConfig(s3.url), { internalKey: 'k'.repeat(32) })).toThrow(
-      /LIVEHOUSE_S3_ACCESS_KEY_ID and LIVEHOUSE_S3_SECRET_ACCESS_KEY/,
-    );
-  });
-
-  it('when a key could escape its folder, then it is refused before any request', async () => {
-    const storage = new S3Storage(storageConfig(s3.url), credentials);
-    const before = s3.requests.length;
-    await expect(storage.put('../other-bucket/x', Buffer.from('x'), 'image/webp')).rejects.toThrow(/unsafe/);
-    expect(s3.requests.length).toBe(before);
-  });
 });
 
 describe.each(dbKinds)('thumbnail with S3 storage on %s', (kind) => {

@@ -8,6 +8,7 @@ import { crc32 } from 'node:zlib';
 import { contentsService } from '@livehouse/contents';
 import type { EventData, EventEnvelope } from '@livehouse/contracts';
 import { InProcessEventBus, type OutboxDatabase, parseConfig } from '@livehouse/kit';
+import { FilesystemStorage, type ObjectStorage } from '@livehouse/kit/storage';
 import { dbKinds, startTestPlatform, type TestBody, type TestPlatform } from '@livehouse/kit/testing';
 import type { Kysely } from 'kysely';
 import sharp from 'sharp';
@@ -16,8 +17,6 @@ import { thumbnailConfig } from '../src/config.ts';
 import type { ThumbnailDatabase } from '../src/db.ts';
 import { thumbnailService } from '../src/index.ts';
 import { PendingWork, Semaphore } from '../src/limit.ts';
-import { FilesystemStorage } from '../src/storage/filesystem.ts';
-import type { ObjectStorage } from '../src/storage/storage.ts';
 import { generate as generateSet, type ThumbnailDeps } from '../src/thumbnail.service.ts';
 import { admin, fetchFile, liveStream, newStreamer, putImage, solidImage } from './helpers.ts';
 

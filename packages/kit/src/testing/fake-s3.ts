@@ -11,6 +11,7 @@ export interface StoredObject {
 }
 
 /**
+ * For tests of services that keep files in S3 (`@livehouse/kit/testing/fake-s3`).
  * A tiny S3 (path style, single objects) that checks every request's SigV4 signature the way S3
  * does, independently of the client's code: a wrong key, a changed header or a changed body is a 403.
  */
@@ -25,9 +26,18 @@ export class FakeS3 {
   readonly #region: string;
   readonly #accessKeyId: string;
   readonly #secretAccessKey: string;
+  readonly #sessionToken: string | undefined;
 
-  constructor(options: { bucket: string; region: string; accessKeyId: string; secretAccessKey: string }) {
+  /** With `sessionToken`, every request must carry it (temporary credentials, e.g. from EKS Pod Identity). */
+  constructor(options: {
+    bucket: string;
+    region: string;
+    accessKeyId: string;
+    secretAccessKey: string;
+    sessionToken?: string;
+  }) {
     this.#bucket = options.bucket;
+    this.#sessionToken = options.sessionToken;
     this.#region = options.region;
     this.#accessKeyId = options.accessKeyId;
     this.#secretAccessKey = options.secretAccessKey;
@@ -97,6 +107,10 @@ export class FakeS3 {
     if (!match) return 'missing or malformed Authorization header';
     const [, accessKeyId, date, region, signedHeaders, signature] = match as unknown as string[];
     if (accessKeyId !== this.#accessKeyId) return 'unknown access key';
+    if (this.#sessionToken !== undefined) {
+      if (req.headers['x-amz-security-token'] !== this.#sessionToken) return 'missing or wrong session token';
+      if (!(signedHeaders as string).split(';').includes('x-amz-security-token')) return 'session token not signed';
+    }
     if (region !== this.#region) return 'wrong region';
     const amzDate = req.headers['x-amz-date'];
     if (typeof amzDate !== 'string' || !amzDate.startsWith(date as string))

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { AwsClient } from 'aws4fetch';
-import type { S3StorageConfig } from '../config.ts';
-import { assertSafeKey, type ObjectStorage } from './storage.ts';
+import { assertSafeKey, type ObjectStorage, type S3StorageConfig } from './storage.ts';
 
 export interface S3Credentials {
   accessKeyId: string;
@@ -9,26 +8,40 @@ export interface S3Credentials {
   sessionToken?: string | undefined;
 }
 
+/** Returns current credentials; a provider may refresh them (temporary credentials expire). */
+export type S3CredentialProvider = () => Promise<S3Credentials>;
+
+/**
+ * The AWS SDK's default chain (environment, IRSA web identity, ECS/EKS Pod Identity container endpoint, shared
+ * files, instance metadata), memoized and refreshed before expiry by the SDK. Loaded on first use, so services
+ * that never touch S3 never load it.
+ */
+export function defaultCredentialChain(): S3CredentialProvider {
+  let provider: S3CredentialProvider | undefined;
+  return async () => {
+    if (!provider) {
+      const { defaultProvider } = await import('@aws-sdk/credential-provider-node');
+      provider = defaultProvider();
+    }
+    return provider();
+  };
+}
+
 /**
  * Objects in an S3-compatible bucket through plain HTTP requests signed with SigV4 by aws4fetch
- * (a few KB, no dependencies, WebCrypto + fetch) instead of the AWS SDK: PUT, GET and DELETE of
- * single objects are all this service needs.
+ * (a few KB, no dependencies, WebCrypto + fetch) instead of the AWS SDK's S3 client: PUT, GET and DELETE of
+ * single objects are all the services need. Credentials: static, or a provider (the SDK's default chain).
  */
 export class S3Storage implements ObjectStorage {
   readonly kind = 's3';
-  readonly #client: AwsClient;
+  readonly #credentials: S3CredentialProvider;
+  #client: { credentials: S3Credentials; aws: AwsClient } | undefined;
   readonly #config: S3StorageConfig;
   readonly #base: string;
 
-  constructor(config: S3StorageConfig, credentials: S3Credentials) {
+  constructor(config: S3StorageConfig, credentials: S3Credentials | S3CredentialProvider = defaultCredentialChain()) {
     this.#config = config;
-    this.#client = new AwsClient({
-      ...credentials,
-      service: 's3',
-      region: config.region,
-      // aws4fetch retries 5xx and 429 with backoff (10 times by default): keep a request's worst case short.
-      retries: 2,
-    });
+    this.#credentials = typeof credentials === 'function' ? credentials : async () => credentials;
     const endpoint = new URL(config.endpoint);
     this.#base = config.forcePathStyle
       ? `${endpoint.origin}/${config.bucket}/`
@@ -40,8 +53,29 @@ export class S3Storage implements ObjectStorage {
     return this.#base + this.#config.prefix + key;
   }
 
+  /** A signer for the current credentials (a new one once the provider hands out refreshed ones). */
+  async #signer() {
+    const credentials = await this.#credentials();
+    if (this.#client?.credentials !== credentials) {
+      this.#client = {
+        credentials,
+        aws: new AwsClient({
+          accessKeyId: credentials.accessKeyId,
+          secretAccessKey: credentials.secretAccessKey,
+          ...(credentials.sessionToken && { sessionToken: credentials.sessionToken }),
+          service: 's3',
+          region: this.#config.region,
+          // aws4fetch retries 5xx and 429 with backoff (10 times by default): keep a request's worst case short.
+          retries: 2,
+        }),
+      };
+    }
+    return this.#client.aws;
+  }
+
   async #fetch(method: string, key: string, init: { body?: Buffer; headers?: Record<string, string> } = {}) {
-    return this.#client.fetch(this.#url(key), {
+    const url = this.#url(key);
+    return (await this.#signer()).fetch(url, {
       method,
       ...(init.headers && { headers: init.headers }),
       ...(init.body && { body: new Uint8Array(init.body) }),
