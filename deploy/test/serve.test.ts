@@ -112,7 +112,7 @@ describe('the rendered dev Deployment of user, run as the image runs it', () => 
     const alive = () => service.child.exitCode === null;
     const probeUrl = (probe: Any) => `http://127.0.0.1:${swapped.get(portOf(probe.httpGet.port))}${probe.httpGet.path}`;
     try {
-      await waitFor200(probeUrl(app.startupProbe), 20_000, alive);
+      await waitFor200(probeUrl(app.startupProbe), 90_000, alive);
       await waitFor200(probeUrl(app.livenessProbe), 5_000, alive);
       const ready = await waitFor200(probeUrl(app.readinessProbe), 10_000, alive);
       expect(await ready.json()).toMatchObject({ status: 'ready' });
@@ -125,5 +125,5 @@ describe('the rendered dev Deployment of user, run as the image runs it', () => 
 
     service.child.kill('SIGTERM');
     expect(await service.exited, service.output()).toBe(0);
-  }, 60_000);
+  }, 150_000);
 });
