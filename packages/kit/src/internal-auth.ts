@@ -19,10 +19,17 @@ export class InternalAuth {
   readonly #key: Uint8Array;
   readonly #ttlSeconds: number;
   readonly #cache = new Map<string, { token: string; renewAt: number }>();
+  /**
+   * Tokens already verified, with their expiry: an HMAC through WebCrypto per request was 12% of a spend's CPU.
+   * Keyed by the whole token, so only the exact string whose signature was checked is ever served from here.
+   */
+  readonly #verified = new Map<string, { caller: Caller; expiresAt: number }>();
+  readonly #maxVerified: number;
 
-  constructor(key: string, options: { ttlSeconds?: number } = {}) {
+  constructor(key: string, options: { ttlSeconds?: number; maxVerified?: number } = {}) {
     this.#key = new TextEncoder().encode(key);
     this.#ttlSeconds = options.ttlSeconds ?? 60;
+    this.#maxVerified = options.maxVerified ?? 10_000;
   }
 
   /** Signs (or reuses, until half its life is gone) a token for this caller. */
@@ -48,15 +55,21 @@ export class InternalAuth {
     if (!authorization?.startsWith('Bearer ')) {
       throw new AppError('internal_token_missing', 'this service only accepts calls with an internal token');
     }
+    const token = authorization.slice(7);
+    const known = this.#verified.get(token);
+    if (known) {
+      if (known.expiresAt > Date.now()) return known.caller;
+      this.#verified.delete(token);
+      throw new AppError('internal_token_expired', 'the internal token has expired');
+    }
     try {
-      const { payload } = await jwtVerify(authorization.slice(7), this.#key, {
-        audience: AUDIENCE,
-        algorithms: [ALG],
-      });
+      const { payload } = await jwtVerify(token, this.#key, { audience: AUDIENCE, algorithms: [ALG] });
       const service = payload.iss?.startsWith('livehouse:') ? payload.iss.slice(10) : undefined;
       if (!service) throw new AppError('internal_token_invalid', 'the internal token names no calling service');
       const roles = Array.isArray(payload.roles) ? (payload.roles as Role[]) : [];
-      return { service, ...(payload.sub && { user: { id: payload.sub, roles } }) };
+      const caller: Caller = { service, ...(payload.sub && { user: { id: payload.sub, roles } }) };
+      if (payload.exp !== undefined) this.#remember(token, caller, payload.exp * 1000);
+      return caller;
     } catch (err) {
       if (err instanceof AppError) throw err;
       if (err instanceof joseErrors.JWTExpired) {
@@ -64,5 +77,14 @@ export class InternalAuth {
       }
       throw new AppError('internal_token_invalid', 'the internal token is invalid');
     }
+  }
+
+  #remember(token: string, caller: Caller, expiresAt: number) {
+    // Oldest first out: a Map iterates in insertion order, and tokens are renewed at half their life anyway.
+    if (this.#verified.size >= this.#maxVerified) {
+      const oldest = this.#verified.keys().next();
+      if (!oldest.done) this.#verified.delete(oldest.value);
+    }
+    this.#verified.set(token, { caller, expiresAt });
   }
 }

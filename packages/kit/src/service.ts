@@ -256,6 +256,7 @@ export async function buildService<S extends TProperties, DB>(
         consumes: def.consumes,
         db: database?.db,
         schema: database?.schema,
+        notifier: database?.notifier,
         bus,
         ctx,
         log: logger,

@@ -14,6 +14,7 @@ import {
 } from 'kysely';
 import pg from 'pg';
 import { requestContext } from '../context.ts';
+import { type Notifier, PGliteNotifier, PostgresNotifier } from './notify.ts';
 import type { Metrics } from '../metrics.ts';
 import { PGliteDialect, SessionLock, type SharedPGlite } from './pglite-dialect.ts';
 
@@ -24,6 +25,8 @@ import { PGliteDialect, SessionLock, type SharedPGlite } from './pglite-dialect.
 export interface DatabaseBackend {
   kind: 'postgres' | 'pglite';
   dialect(): Dialect;
+  /** LISTEN/NOTIFY on this backend (wakes the outbox relays). */
+  notifier: Notifier;
   close(): Promise<void>;
 }
 
@@ -55,10 +58,15 @@ function openPostgres(url: string, poolSize: number): DatabaseBackend {
   });
   // An idle client losing its connection must not crash the process; the pool replaces it.
   pool.on('error', () => {});
+  const notifier = new PostgresNotifier(url);
   return {
     kind: 'postgres',
     dialect: () => new PostgresDialect({ pool }),
-    close: () => pool.end(),
+    notifier,
+    close: async () => {
+      await notifier.close();
+      await pool.end();
+    },
   };
 }
 
@@ -72,11 +80,16 @@ export async function openPGlite(url: string, loadDataDir?: Blob): Promise<Datab
     parsers: { [INT8]: toNumber },
   });
   const shared: SharedPGlite = { pg: pglite, lock: new SessionLock() };
+  const notifier = new PGliteNotifier(pglite, shared.lock);
   return {
     kind: 'pglite',
     shared,
     dialect: () => new PGliteDialect(shared),
-    close: () => pglite.close(),
+    notifier,
+    close: async () => {
+      await notifier.close();
+      await pglite.close();
+    },
   };
 }
 
@@ -108,6 +121,7 @@ export interface Database<DB> {
   kind: DatabaseBackend['kind'];
   /** The backend's dialect, for the migrator's own Kysely instance. */
   dialect: Dialect;
+  notifier: Notifier;
 }
 
 /** A Kysely instance whose every table reference is qualified with the service's schema. */
@@ -120,5 +134,5 @@ export function createDatabase<DB>(
     dialect,
     plugins: [new WithSchemaPlugin(options.schema), new QueryCounterPlugin(options.service, options.metrics)],
   });
-  return { db, schema: options.schema, kind: backend.kind, dialect };
+  return { db, schema: options.schema, kind: backend.kind, dialect, notifier: backend.notifier };
 }

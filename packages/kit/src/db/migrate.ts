@@ -8,6 +8,7 @@ import {
   WithSchemaPlugin,
 } from 'kysely';
 import { type Migration, type MigrationResultSet, Migrator } from 'kysely/migration';
+import { ensureOutboxNotify } from '../outbox.ts';
 import type { Database } from './database.ts';
 
 export type Migrations = Record<string, Migration>;
@@ -71,6 +72,7 @@ export async function migrateToLatest(database: Database<unknown>, migrations: M
       cause: result.error,
     });
   }
+  await ensureOutboxNotify(database.db as Kysely<unknown>, database.schema);
   return (result.results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
 

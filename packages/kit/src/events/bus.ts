@@ -69,8 +69,14 @@ export function backoffMs(attempt: number) {
 /** A sleep that `wake()` cuts short: loops wait on it for new work or a stop. */
 export class Wakeable {
   #wake: (() => void) | undefined;
+  /** A wake that came while awake: the next sleep returns at once, so the signal is not lost. */
+  #pending = false;
 
   sleep(ms: number): Promise<void> {
+    if (this.#pending) {
+      this.#pending = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -83,7 +89,8 @@ export class Wakeable {
   }
 
   wake() {
-    this.#wake?.();
+    if (this.#wake) this.#wake();
+    else this.#pending = true;
   }
 }
 

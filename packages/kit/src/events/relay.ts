@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { EventEnvelope, EventType } from '@livehouse/contracts';
 import { type Kysely, sql } from 'kysely';
-import type { OutboxDatabase } from '../outbox.ts';
+import type { Notifier, Unlisten } from '../db/notify.ts';
+import { OUTBOX_CHANNEL, type OutboxDatabase } from '../outbox.ts';
 import { BusClosedError, backoffMs, type EventBus, type EventLog, silentLog, Wakeable } from './bus.ts';
 
 export interface OutboxRelayOptions {
@@ -14,8 +15,12 @@ export interface OutboxRelayOptions {
   schema: string;
   bus: EventBus;
   log?: EventLog;
-  /** Pause when the outbox is empty. */
+  /** Pause when the outbox is empty and nothing notifies the relay. */
   pollMs?: number;
+  /** Wakes the relay when rows enter its outbox (the trigger the migrator installs); then it polls only slowly. */
+  notifier?: Notifier;
+  /** Pause when the outbox is empty while notifications are listened to: a safety net for a lost one. */
+  safetyPollMs?: number;
   batchSize?: number;
   /** Published rows are deleted once this old. */
   retainPublishedMs?: number;
@@ -38,27 +43,45 @@ function lockKey(schema: string) {
  * again (at least once), never lost, and always after the rows before them.
  */
 export class OutboxRelay {
-  readonly #o: Required<Omit<OutboxRelayOptions, 'afterPublish' | 'log'>> & Pick<OutboxRelayOptions, 'afterPublish'>;
+  readonly #o: Required<Omit<OutboxRelayOptions, 'afterPublish' | 'log' | 'notifier'>> &
+    Pick<OutboxRelayOptions, 'afterPublish' | 'notifier'>;
   readonly #log: EventLog;
   readonly #db: Kysely<OutboxDatabase>;
   readonly #lockKey: string;
   readonly #wakeable = new Wakeable();
   #running: Promise<void> | undefined;
+  #unlisten: Promise<Unlisten | undefined> | undefined;
   #stopped = false;
   #lastPrune = 0;
   /** Events published so far by this relay (tests, metrics). */
   published = 0;
 
   constructor(options: OutboxRelayOptions) {
-    this.#o = { pollMs: 100, batchSize: 100, retainPublishedMs: 86_400_000, ...options };
+    this.#o = { pollMs: 100, safetyPollMs: 5000, batchSize: 100, retainPublishedMs: 86_400_000, ...options };
     this.#log = options.log ?? silentLog;
     this.#db = options.db as Kysely<OutboxDatabase>;
     this.#lockKey = lockKey(options.schema);
   }
 
   start() {
+    const notifier = this.#o.notifier;
+    this.#unlisten ??= notifier
+      ? notifier
+          .listen(OUTBOX_CHANNEL, (schema) => {
+            if (schema === this.#o.schema) this.#wakeable.wake();
+          })
+          .catch((err: unknown) => {
+            this.#log.warn({ err }, 'outbox relay: cannot listen for notifications, polling instead');
+            return undefined;
+          })
+      : Promise.resolve(undefined);
     this.#running ??= this.#loop();
     return this;
+  }
+
+  /** Whether the relay is woken by notifications (resolves once LISTEN is in place): tests gate on it. */
+  async listening(): Promise<boolean> {
+    return (await this.#unlisten) !== undefined;
   }
 
   /** Lets the batch in hand finish (it is marked), then stops. */
@@ -66,6 +89,7 @@ export class OutboxRelay {
     this.#stopped = true;
     this.#wakeable.wake();
     await this.#running;
+    await (await this.#unlisten)?.();
   }
 
   async #loop() {
@@ -83,7 +107,10 @@ export class OutboxRelay {
         continue;
       }
       // A full batch means there may be more: go on at once.
-      if (count < this.#o.batchSize) await this.#wakeable.sleep(this.#o.pollMs);
+      if (count < this.#o.batchSize) {
+        const listening = (await this.#unlisten) !== undefined;
+        await this.#wakeable.sleep(listening ? this.#o.safetyPollMs : this.#o.pollMs);
+      }
     }
   }
 

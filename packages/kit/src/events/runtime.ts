@@ -2,6 +2,7 @@ import type { EventType } from '@livehouse/contracts';
 import { type Kysely, sql } from 'kysely';
 import { Counter } from 'prom-client';
 import type { Database } from '../db/database.ts';
+import type { Notifier } from '../db/notify.ts';
 import type { Metrics } from '../metrics.ts';
 import type { EventBus, EventLog, Subscription } from './bus.ts';
 import { type ConsumeHandlers, idempotentConsumer } from './consumer.ts';
@@ -26,6 +27,8 @@ export interface ServiceEventsOptions<DB, C> {
   log: EventLog;
   metrics: Metrics;
   relay?: { pollMs?: number };
+  /** Wakes the relay on commit of new outbox rows instead of a fast poll. */
+  notifier?: Notifier | undefined;
 }
 
 /**
@@ -49,6 +52,7 @@ export async function startServiceEvents<DB, C>(o: ServiceEventsOptions<DB, C>) 
       bus: o.bus,
       log: o.log,
       ...o.relay,
+      ...(o.notifier && { notifier: o.notifier }),
       afterPublish: (events) => published.inc(events.length),
     }).start();
   }
