@@ -42,7 +42,9 @@ describe('internal tokens', () => {
 
   it('when more tokens are verified than the cache holds, then every one still verifies', async () => {
     const auth = new InternalAuth('k'.repeat(32), { maxVerified: 2 });
-    const tokens = await Promise.all(['a', 'b', 'c', 'd'].map((id) => auth.sign({ service: 'bff', user: { id, roles: [] } })));
+    const tokens = await Promise.all(
+      ['a', 'b', 'c', 'd'].map((id) => auth.sign({ service: 'bff', user: { id, roles: [] } })),
+    );
     for (const round of [1, 2]) {
       for (const [i, t] of tokens.entries()) {
         expect((await auth.verify(`Bearer ${t}`)).user?.id, `round ${round}`).toBe(['a', 'b', 'c', 'd'][i]);

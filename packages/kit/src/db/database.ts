@@ -14,8 +14,8 @@ import {
 } from 'kysely';
 import pg from 'pg';
 import { requestContext } from '../context.ts';
-import { type Notifier, PGliteNotifier, PostgresNotifier } from './notify.ts';
 import type { Metrics } from '../metrics.ts';
+import { type Notifier, PGliteNotifier, PostgresNotifier } from './notify.ts';
 import { PGliteDialect, SessionLock, type SharedPGlite } from './pglite-dialect.ts';
 
 /**
