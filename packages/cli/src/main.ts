@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { ConfigError } from '@livehouse/kit';
-import { planIpsCommand } from './plan-ips.ts';
+import { planIpsMain } from './plan-ips.ts';
 import { seedCommand } from './seed.ts';
 import { migrate, serve } from './serve.ts';
 import { up } from './up.ts';
@@ -11,7 +11,8 @@ const USAGE = `usage: livehouse <command>
   up [--data DIR] [--fresh]              every service in one process, embedded storage (default DIR: .livehouse)
   serve <service> --config FILE [--workers N|auto]
                                          run one service (what a pod runs); --workers: one process per core
-  plan-ips [options]                     pod IPs needed at full scale against the subnets (see --help)
+  plan-ips [options]                     pod IPs needed at full scale against the subnets, or a Terraform root's
+                                         (--from deploy/terraform/envs/prod; see --help)
   migrate <service> --config FILE        apply the service's pending migrations
   seed [--data DIR]                      demo data into a running 'livehouse up' (idempotent)
 
@@ -20,7 +21,7 @@ Secrets come from LIVEHOUSE_* environment variables; see README.md.`;
 async function main(argv: string[]) {
   // plan-ips has options of its own.
   if (argv[0] === 'plan-ips') {
-    process.exitCode = planIpsCommand(argv.slice(1));
+    process.exitCode = await planIpsMain(argv.slice(1));
     return;
   }
   const { values, positionals } = parseArgs({

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseAllDocuments } from 'yaml';
+import { privateSubnetsOf, vpcCniOf } from './terraform.ts';
 
 /**
  * `livehouse plan-ips`: will the pods fit in the subnets at full scale? Under the AWS VPC CNI every pod takes a
@@ -248,28 +249,73 @@ export function formatPlan(plan: Plan, input: PlanInput, workloads?: Workload[])
   return lines.join('\n');
 }
 
-const USAGE = `usage: livehouse plan-ips --subnet CIDR [--subnet CIDR…] --nodes TYPE=COUNT [--nodes …]
+const USAGE = `usage: livehouse plan-ips (--subnet CIDR [--subnet CIDR…] | --from TERRAFORM_ROOT) [--nodes TYPE=COUNT …]
          [--overlay DIR | --manifests FILE] [--pods N] [--daemonset-pods N] [--prefix-delegation]
          [--warm-enis N] [--warm-prefixes N] [--reserved N] [--min-free N]
 
+  --from reads the private subnets of a Terraform root (e.g. deploy/terraform/envs/prod) and its VPC CNI mode
+  (prefix delegation, WARM_PREFIX_TARGET); without --nodes it prints the addresses they give.
   Pods at full scale: every Deployment of the overlay (rendered with kubectl kustomize) or of the rendered
   manifests at its HPA maximum plus its rollout surge, plus --pods (other namespaces: add-ons, …).
   Exits 1 when a subnet runs out or keeps fewer than --min-free addresses (default 10% of it).`;
 
-/** The command; returns the exit code. */
-export function planIpsCommand(argv: string[], out: (text: string) => void = console.log): number {
+/** What `--from` read out of a Terraform root. */
+export interface TerraformNetwork {
+  dir: string;
+  address: string;
+  subnets: string[];
+  prefixDelegation: boolean;
+  warmPrefixes?: number;
+}
+
+/** Reads the subnets and VPC CNI settings of a Terraform root (`--from`). */
+export async function readTerraformNetwork(dir: string): Promise<TerraformNetwork> {
+  const { cidrs, address } = await privateSubnetsOf(dir);
+  const cni = await vpcCniOf(dir);
+  return { dir, address, subnets: cidrs, ...cni };
+}
+
+/** The command with `--from` read first (the CLI's entry); returns the exit code. */
+export async function planIpsMain(argv: string[], out: (text: string) => void = console.log): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { from: { type: 'string' } }, strict: false });
+  const network = typeof values.from === 'string' ? await readTerraformNetwork(values.from) : undefined;
+  return planIpsCommand(argv, out, network);
+}
+
+function formatCapacity(network: TerraformNetwork, mode: string): string {
+  const subnets = network.subnets.map(parseSubnet);
+  const total = subnets.reduce((sum, s) => sum + s.usable, 0);
+  const row = (a: string | number, b: string | number) => `${String(a).padEnd(18)} ${String(b).padStart(8)}`;
+  const sizes = [...new Set(subnets.map((s) => s.usable))];
+  const product = sizes.length === 1 ? ` (${subnets.length} × ${sizes[0]})` : '';
+  return [
+    row('subnet', 'usable'),
+    ...subnets.map((s) => row(s.cidr, s.usable)),
+    row('total', total),
+    '',
+    `${total} pod addresses${product} in ${mode}. Add --nodes (and --overlay) to plan full scale against them.`,
+  ].join('\n');
+}
+
+/** The command; returns the exit code. `network` is what `--from` read (planIpsMain reads it). */
+export function planIpsCommand(
+  argv: string[],
+  out: (text: string) => void = console.log,
+  network?: TerraformNetwork,
+): number {
   const { values } = parseArgs({
     args: argv,
     options: {
       subnet: { type: 'string', multiple: true, default: [] },
+      from: { type: 'string' },
       nodes: { type: 'string', multiple: true, default: [] },
       overlay: { type: 'string' },
       manifests: { type: 'string' },
       pods: { type: 'string', default: '0' },
       'daemonset-pods': { type: 'string', default: '2' },
-      'prefix-delegation': { type: 'boolean', default: false },
+      'prefix-delegation': { type: 'boolean' },
       'warm-enis': { type: 'string', default: '1' },
-      'warm-prefixes': { type: 'string', default: '1' },
+      'warm-prefixes': { type: 'string' },
       reserved: { type: 'string', default: '0' },
       'min-free': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -279,10 +325,26 @@ export function planIpsCommand(argv: string[], out: (text: string) => void = con
     out(USAGE);
     return 0;
   }
+  if (values.from !== undefined && !network) throw new Error('--from is read by planIpsMain (the livehouse CLI)');
+  if (network && values.subnet.length > 0) throw new Error('give either --from or --subnet, not both');
   const int = (name: string, v: string) => {
     if (!/^\d+$/.test(v)) throw new Error(`--${name} must be a whole number, not '${v}'`);
     return Number(v);
   };
+  const prefixDelegation = values['prefix-delegation'] ?? network?.prefixDelegation ?? false;
+  const warmPrefixes =
+    values['warm-prefixes'] === undefined
+      ? (network?.warmPrefixes ?? 1)
+      : int('warm-prefixes', values['warm-prefixes']);
+  const subnets = network ? network.subnets : values.subnet;
+  if (network) {
+    const mode = prefixDelegation ? `prefix delegation (WARM_PREFIX_TARGET=${warmPrefixes})` : 'secondary IPs';
+    out(`subnets: ${subnets.length} private subnets of ${network.dir} (${network.address}); VPC CNI: ${mode}`);
+    if (values.nodes.length === 0) {
+      out(formatCapacity(network, `${subnets.length} subnets`));
+      return 0;
+    }
+  }
   const nodes: Record<string, number> = {};
   for (const n of values.nodes) {
     const [type, count] = n.split('=');
@@ -295,7 +357,6 @@ export function planIpsCommand(argv: string[], out: (text: string) => void = con
     manifests = execFileSync(process.env.KUBECTL ?? 'kubectl', ['kustomize', values.overlay], { encoding: 'utf8' });
   const workloads = manifests === undefined ? undefined : workloadsOf(manifests);
   const workloadPods = (workloads ?? []).reduce((s, w) => s + w.max + w.surge, 0);
-  const subnets = values.subnet;
   const smallest = Math.min(...subnets.map((s) => parseSubnet(s).usable));
   const input: PlanInput = {
     subnets,
@@ -303,9 +364,9 @@ export function planIpsCommand(argv: string[], out: (text: string) => void = con
     pods: workloadPods + int('pods', values.pods),
     daemonSetPods: int('daemonset-pods', values['daemonset-pods']),
     cni: {
-      prefixDelegation: values['prefix-delegation'],
+      prefixDelegation,
       warmEnis: int('warm-enis', values['warm-enis']),
-      warmPrefixes: int('warm-prefixes', values['warm-prefixes']),
+      warmPrefixes,
     },
     reservedPerSubnet: int('reserved', values.reserved),
     minFree: values['min-free'] === undefined ? Math.ceil(smallest * 0.1) : int('min-free', values['min-free']),

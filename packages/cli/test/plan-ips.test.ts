@@ -12,6 +12,7 @@ import {
   parseSubnet,
   planIps,
   planIpsCommand,
+  planIpsMain,
   workloadsOf,
 } from '../src/plan-ips.ts';
 
@@ -159,5 +160,41 @@ describe('the rendered overlay', () => {
     );
     expect(code).toBe(1);
     expect(lines.join('\n')).toMatch(/full scale does not fit:\n {2}- 10.0.1.0\/24: needs \d+ addresses, has 251/);
+  });
+});
+
+describe('subnets read from Terraform (--from)', () => {
+  const prodRoot = join(repoRoot, 'deploy/terraform/envs/prod');
+  const run = async (argv: string[]) => {
+    const lines: string[] = [];
+    const code = await planIpsMain(argv, (t) => lines.push(t));
+    return { code, output: lines.join('\n') };
+  };
+
+  it('when plan-ips reads the prod root, then six /20s give 6 × 4091 = 24546 pod addresses', async () => {
+    const { code, output } = await run(['--from', prodRoot]);
+    expect(code).toBe(0);
+    expect(output).toMatch(/6 private subnets of .*envs\/prod \(module\.network\.module\.vpc\)/);
+    for (const cidr of sixSlash20)
+      expect(output).toMatch(new RegExp(`^${cidr.replace(/[./]/g, '\\$&')}\\s+4091$`, 'm'));
+    expect(output).toMatch(/^total\s+24546$/m);
+    expect(output).toMatch(/24546 pod addresses \(6 × 4091\)/);
+  });
+
+  it('when the root turns on prefix delegation, then the plan uses it without --prefix-delegation', async () => {
+    const { code, output } = await run(['--from', prodRoot, '--nodes', 'm6i.4xlarge=90', '--overlay', prodOverlay]);
+    expect(output).toMatch(/VPC CNI: prefix delegation \(WARM_PREFIX_TARGET=1\)/);
+    expect(output).toMatch(/^total\s+24546\s+90\s/m);
+    expect(code).toBe(0);
+  });
+
+  it('when a root has /24 subnets, then their smaller total is what it reports', async () => {
+    const { output } = await run(['--from', join(repoRoot, 'deploy/test/fixtures/terraform/subnet-slash-24')]);
+    expect(output).toMatch(/^total\s+753$/m);
+  });
+
+  it('when --from and --subnet are both given, or --from names no Terraform root, then it refuses', async () => {
+    await expect(run(['--from', prodRoot, '--subnet', '10.0.0.0/20'])).rejects.toThrow(/either --from or --subnet/);
+    await expect(run(['--from', join(repoRoot, 'deploy/k8s')])).rejects.toThrow(/no \.tf files/);
   });
 });

@@ -1,0 +1,19 @@
+output "aws_load_balancer_controller_role_arn" {
+  value = module.aws_load_balancer_controller.iam_role_arn
+}
+
+output "external_secrets_role_arn" {
+  value = module.external_secrets.iam_role_arn
+}
+
+output "fluent_bit_role_arn" {
+  value = module.fluent_bit.iam_role_arn
+}
+
+output "thumbnail_role_arn" {
+  value = module.thumbnail.iam_role_arn
+}
+
+output "ingest_role_arn" {
+  value = module.ingest.iam_role_arn
+}
