@@ -7,7 +7,7 @@ import type { AccessTokenVerifier } from './access-token.ts';
 
 const ROUTE = /^\/(?:app|web)\/v1\/streams\/([0-9a-fA-F-]{36})\/chat(?:\?(.*))?$/;
 /** What the BFF may hold for one slow client before giving up on it (chat's own limit is the same). */
-const MAX_BUFFERED = 1024 * 1024;
+const MAX_BUFFERED = 256 * 1024;
 
 function refuse(socket: Duplex, status: number, code: string, message: string) {
   // The client may be gone already (reset, or closed while we verified its token).
@@ -76,8 +76,11 @@ export function chatProxy(options: {
     if (socket.destroyed) return;
     const path = `/rooms/${streamId}/ws${since ? `?since=${encodeURIComponent(since)}` : ''}`;
     const upstream = new WebSocket(base + path, {
-      headers: { authorization: `Bearer ${token}` },
+      // chat caps sockets per address and counts anonymous readers by it.
+      headers: { authorization: `Bearer ${token}`, 'livehouse-client-ip': ip },
       handshakeTimeout: 5000,
+      // chat's heartbeat pings must reach the client itself: a client that stops reading stops answering.
+      autoPong: false,
       maxPayload: 4 * 1024 * 1024,
     });
     // Until the client's socket is a WebSocket, its going away must end the upstream too, or the
@@ -128,6 +131,8 @@ export function chatProxy(options: {
         client.on('message', (data, isBinary) => {
           if (upstream.readyState === WebSocket.OPEN) upstream.send(data, { binary: isBinary });
         });
+        upstream.on('ping', (data) => client.readyState === WebSocket.OPEN && client.ping(data));
+        client.on('pong', (data) => upstream.readyState === WebSocket.OPEN && upstream.pong(data));
         upstream.on('close', (code, reason) => {
           if (client.readyState === WebSocket.OPEN) client.close(sendable(code) ? code : 1012, reason);
         });

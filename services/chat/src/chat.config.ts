@@ -30,7 +30,11 @@ export const ChatConfig = Type.Object(
     /** Ping every client this often; one that has not answered the previous ping is dropped. */
     heartbeatIntervalMs: Type.Integer({ minimum: 100, default: 30_000 }),
     /** Bytes the server holds for one client (socket buffer + queued frames); beyond: close 4008. */
-    sendBufferBytes: Type.Integer({ minimum: 1024, default: 1_048_576 }),
+    sendBufferBytes: Type.Integer({ minimum: 1024, default: 262_144 }),
+    /** Open sockets one user may hold, over every instance and room (tabs, devices); beyond: 429. */
+    maxSocketsPerUser: Type.Integer({ minimum: 1, default: 10 }),
+    /** Open sockets one client address may hold (signed in or not; a NAT shares one); beyond: 429. */
+    maxSocketsPerAddress: Type.Integer({ minimum: 1, default: 50 }),
     /** Above this many buffered bytes a client stops getting the shared frames and is caught up in one frame later. */
     sendHighWaterBytes: Type.Integer({ minimum: 1024, default: 65_536 }),
     /** Items arriving within this window go out as one frame (0: those of one event-loop turn). */

@@ -1,14 +1,20 @@
-import { Socket } from 'node:net';
+import { isIP, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import websocket from '@fastify/websocket';
 import { chat } from '@livehouse/contracts';
 import type { ServiceApp } from '@livehouse/kit';
 import type { FastifyRequest } from 'fastify';
 import type { ChatConfig } from './chat.config.ts';
-import type { ChatHub } from './chat.service.ts';
-import type { Room } from './room.ts';
+import type { Admission, ChatHub } from './chat.service.ts';
 
 const items = (json: string[]) => JSON.parse(`[${json.join(',')}]`) as chat.Item[];
+
+/** The end client's address, as the BFF forwards it (only internal callers reach chat); IPv4 unmapped. */
+function clientAddress(request: FastifyRequest): string | undefined {
+  const header = request.headers['livehouse-client-ip'];
+  const address = typeof header === 'string' ? header.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '') : '';
+  return isIP(address) ? address.toLowerCase() : undefined;
+}
 
 export async function chatRoutes(app: ServiceApp, hub: ChatHub, config: ChatConfig) {
   // Sockets of upgrade requests not (yet) handed to ws. One refused at the root — 401 or 404 from
@@ -44,7 +50,7 @@ export async function chatRoutes(app: ServiceApp, hub: ChatHub, config: ChatConf
     if (request.headers.upgrade?.toLowerCase() === 'websocket') request.raw.socket?.destroy();
   });
 
-  const admitted = new WeakMap<FastifyRequest, Room>();
+  const admitted = new WeakMap<FastifyRequest, Admission>();
 
   // The room: the BFF forwards the client's upgrade here with an internal token naming the user
   // (no user: an anonymous reader). Refusals are HTTP answers before the upgrade (401, 403, 404).
@@ -55,13 +61,17 @@ export async function chatRoutes(app: ServiceApp, hub: ChatHub, config: ChatConf
       schema: { params: chat.RoomParams, querystring: chat.WsQuery },
       preHandler: async (request) => {
         const { streamId } = request.params as { streamId: string };
-        admitted.set(request, await hub.admit(streamId, request.caller));
+        const admission = await hub.admit(streamId, request.caller, clientAddress(request));
+        admitted.set(request, admission);
+        // The socket's slots are held until its connection ends, however it ends (upgraded or not).
+        const socket = request.raw.socket;
+        if (socket.destroyed) admission.release();
+        else socket.once('close', admission.release);
       },
     },
     (socket, request) => {
       upgrading.delete(request.raw.socket);
-      const room = admitted.get(request) as Room;
-      hub.join(room, socket, request.caller, (request.query as { since?: number }).since);
+      hub.join(admitted.get(request) as Admission, socket, request.caller, (request.query as { since?: number }).since);
     },
   );
 

@@ -12,6 +12,7 @@ import type { ChatDatabase } from './db.ts';
 import { Persister } from './persister.ts';
 import { Room, type StreamInfo } from './room.ts';
 import type { AppendResult, LogEntry, RoomLog } from './room-log.ts';
+import type { SocketSlots } from './sockets.ts';
 import { type ViewerCounter, ViewerReporter } from './viewers.ts';
 
 const checkFrame = Compile(chat.ClientFrame);
@@ -38,6 +39,15 @@ export interface ChatHubOptions {
   config: ChatConfig;
   logger: FastifyBaseLogger;
   viewers: ViewerCounter;
+  slots: SocketSlots;
+}
+
+/** An upgrade chat accepted: its room, and the socket slots it holds until `release`. */
+export interface Admission {
+  room: Room;
+  /** The client's address, as the BFF saw it (absent for direct internal callers). */
+  address: string | undefined;
+  release: () => void;
 }
 
 type CallerUser = NonNullable<Caller['user']>;
@@ -63,6 +73,9 @@ export class ChatHub {
   readonly #logger: FastifyBaseLogger;
   readonly #persister: Persister;
   readonly #reporter: ViewerReporter;
+  readonly #slots: SocketSlots;
+  /** Slots held by this instance's sockets (refreshed every heartbeat), by socket. */
+  readonly #held = new Map<string, string[]>();
   readonly #rooms = new Map<string, Promise<Room>>();
   readonly #opened = new Map<string, Room>();
   readonly #streams = new Map<string, { info: StreamInfo; expiresAt: number }>();
@@ -78,6 +91,7 @@ export class ChatHub {
     this.#logger = options.logger;
     this.#persister = new Persister(options.db, options.logger, options.config.persistIntervalMs);
     this.#reporter = new ViewerReporter(options.viewers, options.contents, options.logger, this.instanceId);
+    this.#slots = options.slots;
     this.#log.onResubscribed(() => {
       for (const room of this.#rooms.values())
         void room.then(
@@ -106,7 +120,8 @@ export class ChatHub {
       streamId,
       channelId: stream.channelId,
       ownerId: stream.ownerId,
-      state: stream.state,
+      // Ended is final: an answer read before the stream.ended event arrived does not undo it.
+      state: this.#streams.get(streamId)?.info.state === 'ended' ? 'ended' : stream.state,
     };
     this.#streams.set(streamId, { info, expiresAt: Date.now() + this.#config.streamCacheMs });
     if (this.#streams.size > 50_000) this.#streams.delete(this.#streams.keys().next().value as string);
@@ -176,30 +191,67 @@ export class ChatHub {
     return caller.user;
   }
 
-  /** Before the upgrade: the stream must exist and the user must not be banned. */
-  async admit(streamId: string, caller: Caller): Promise<Room> {
+  /**
+   * Before the upgrade: the stream must exist, the user must not be banned, and neither the user nor
+   * the client's address may hold its cap of sockets already. `release` gives the slots back (once).
+   */
+  async admit(streamId: string, caller: Caller, address: string | undefined): Promise<Admission> {
     const room = await this.room(streamId);
     // PostgreSQL, not the room's copy: a ban made on another instance a moment ago counts.
     if (caller.user && (room.bans.has(caller.user.id) || (await repo.isBanned(this.#db, streamId, caller.user.id)))) {
       throw new AppError('forbidden', 'you are banned from this room');
     }
+    const release = await this.#takeSlots(caller, address);
     // Keeps the idle sweep away until the socket joins.
     room.emptySince = room.clients.size === 0 ? Date.now() : undefined;
-    return room;
+    return { room, address, release };
+  }
+
+  async #takeSlots(caller: Caller, address: string | undefined) {
+    const socketId = randomUUID();
+    const holders: { key: string; cap: number; what: string }[] = [];
+    if (caller.user) holders.push({ key: `user:${caller.user.id}`, cap: this.#config.maxSocketsPerUser, what: 'you' });
+    if (address)
+      holders.push({ key: `address:${address}`, cap: this.#config.maxSocketsPerAddress, what: 'your address' });
+    const taken: string[] = [];
+    const giveBack = () => {
+      this.#held.delete(socketId);
+      for (const key of taken) void this.#slots.give(key, socketId).catch(() => {});
+    };
+    try {
+      for (const h of holders) {
+        if (!(await this.#slots.take(h.key, socketId, h.cap))) {
+          throw new AppError('rate_limited', `${h.what} already hold ${h.cap} chat connections: close one first`);
+        }
+        taken.push(h.key);
+      }
+    } catch (err) {
+      giveBack();
+      throw err;
+    }
+    this.#held.set(socketId, taken);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      giveBack();
+    };
   }
 
   // ── sockets ─────────────────────────────────────────────────────────────────────────
 
   /** A new socket of an admitted caller. Synchronous up to the history read, so no frame is missed. */
-  join(room: Room, ws: WebSocket, caller: Caller, since: number | undefined) {
+  join({ room, address }: Admission, ws: WebSocket, caller: Caller, since: number | undefined) {
     const user: ChatUser | undefined = caller.user && {
       id: caller.user.id,
       moderator: this.isModerator(room.info, caller.user),
     };
-    const client = new ChatClient(ws, user, {
-      sendBufferBytes: this.#config.sendBufferBytes,
-      sendHighWaterBytes: this.#config.sendHighWaterBytes,
-    });
+    const client = new ChatClient(
+      ws,
+      user,
+      { sendBufferBytes: this.#config.sendBufferBytes, sendHighWaterBytes: this.#config.sendHighWaterBytes },
+      address,
+    );
     this.#budgets.set(client, {
       tokens: this.#config.maxFramesPerSecond * 2,
       refilledAt: Date.now(),
@@ -341,6 +393,7 @@ export class ChatHub {
     const body = JSON.stringify({ type: 'message', userId: user.id, text });
     const result = await this.#log.append(room.streamId, 'message', body, {
       floor: room.floor,
+      whileLive: true,
       ...(limits && { limits }),
     });
     return this.#appended(room.streamId, 'message', user.id, result, s);
@@ -364,6 +417,7 @@ export class ChatHub {
           retry,
         );
       }
+      if (result.reason === 'ended') throw new AppError('conflict', 'the stream has ended: its chat is read-only');
       throw new AppError('conflict', 'already delivered');
     }
     this.#persister.add({ streamId, id: result.id, type, userId, json: result.json, at: result.at });
@@ -440,8 +494,11 @@ export class ChatHub {
     event: EventEnvelope<'stamp.sent'>,
     /** The consumer's transaction: in embedded mode a second connection would wait for it forever. */
     db: Kysely<ChatDatabase> = this.#db,
-  ): Promise<'delivered' | 'duplicate'> {
+  ): Promise<'delivered' | 'duplicate' | 'banned'> {
     const d = event.data;
+    // A banned user's stamp is not shown (the ledger has already moved its points; stamp owns that).
+    const room = this.#opened.get(d.streamId);
+    if (room?.bans.has(d.senderId) || (await repo.isBanned(db, d.streamId, d.senderId))) return 'banned';
     const { result } = await this.#appendSystem(
       d.streamId,
       'stamp',
@@ -457,6 +514,18 @@ export class ChatHub {
     return result.ok ? 'delivered' : 'duplicate';
   }
 
+  /**
+   * The stream ended (contents' `stream.ended` event, on one instance): the log refuses messages from
+   * now on on every instance; this instance's cached state follows at once, the others' on refresh.
+   */
+  async streamEnded(streamId: string) {
+    await this.#log.end(streamId);
+    const cached = this.#streams.get(streamId);
+    if (cached) cached.info = { ...cached.info, state: 'ended' };
+    const room = this.#opened.get(streamId);
+    if (room) room.info = { ...room.info, state: 'ended' };
+  }
+
   async recent(streamId: string, limit: number): Promise<string[]> {
     await this.streamInfo(streamId);
     const items = visible(await this.#log.recent(streamId, limit * 3)).slice(-limit);
@@ -469,7 +538,7 @@ export class ChatHub {
     const room = await this.#localRoom(streamId);
     return {
       streamId,
-      viewers: this.#reporter.lastTotal(streamId) ?? room?.clients.size ?? 0,
+      viewers: this.#reporter.lastTotal(streamId) ?? room?.viewers() ?? 0,
       lastId: Math.max(await this.#log.head(streamId), room?.lastId ?? 0),
       settings: room?.settings ?? (await this.settings(info.channelId)),
     };
@@ -478,6 +547,8 @@ export class ChatHub {
   // ── housekeeping ────────────────────────────────────────────────────────────────────
 
   #heartbeat() {
+    const held = [...this.#held].flatMap(([socketId, keys]) => keys.map((key) => ({ key, socketId })));
+    this.#slots.refresh(held).catch((err: unknown) => this.#logger.warn({ err }, 'socket slots not refreshed'));
     for (const pending of this.#rooms.values()) {
       void pending.then(
         (room) => {
@@ -509,7 +580,7 @@ export class ChatHub {
   async #reportViewers() {
     try {
       const rooms = await this.#settled();
-      await this.#reporter.report(rooms.map((r) => ({ info: r.info, count: r.clients.size })));
+      await this.#reporter.report(rooms.map((r) => ({ info: r.info, count: r.viewers() })));
     } catch (err) {
       this.#logger.warn({ err }, 'viewer counts could not be reported');
     }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { chat } from '@livehouse/contracts';
 import type { WebSocket } from 'ws';
 import type { LogEntry } from './room-log.ts';
@@ -23,6 +24,11 @@ export interface ChatUser {
 export class ChatClient {
   readonly ws: WebSocket;
   readonly user: ChatUser | undefined;
+  /**
+   * Who this socket is as a viewer: the user, else the client's address, else the socket itself (a
+   * direct internal caller). Sockets of one holder count once, so one client cannot inflate a count.
+   */
+  readonly viewer: string;
   readonly #limits: ClientLimits;
   /** Joining: items that arrive while the history is read wait here. */
   syncing: LogEntry[] | undefined = [];
@@ -32,9 +38,10 @@ export class ChatClient {
   /** Heartbeat: false once pinged, true again on pong. */
   alive = true;
 
-  constructor(ws: WebSocket, user: ChatUser | undefined, limits: ClientLimits) {
+  constructor(ws: WebSocket, user: ChatUser | undefined, limits: ClientLimits, address?: string) {
     this.ws = ws;
     this.user = user;
+    this.viewer = user ? `user:${user.id}` : address ? `address:${address}` : `socket:${randomUUID()}`;
     this.#limits = limits;
   }
 

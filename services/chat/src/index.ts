@@ -7,6 +7,7 @@ import * as init from './migrations/0001_chat.ts';
 import * as processedEvents from './migrations/0002_processed_events.ts';
 import { RedisRoomLog } from './redis-room-log.ts';
 import { MemoryRoomLog } from './room-log.ts';
+import { LocalSocketSlots, RedisSocketSlots, type SocketSlots } from './sockets.ts';
 import { LocalViewerCounter, RedisViewerCounter } from './viewers.ts';
 
 export { ChatHub, validateText } from './chat.service.ts';
@@ -35,11 +36,16 @@ export const chatService = defineService<{ chat: typeof ChatConfig }, ChatDataba
     'stamp.sent': async (trx, event, ctx) => {
       await hubOf(ctx).deliverStamp(event, trx);
     },
+    // From then on the room refuses messages (PROTOCOL.md: conflict), on every instance.
+    'stream.ended': async (_trx, event, ctx) => {
+      await hubOf(ctx).streamEnded(event.data.streamId);
+    },
   },
   routes: async (app, ctx) => {
     const config = ctx.config.chat;
     let log: MemoryRoomLog | RedisRoomLog;
     let viewers: LocalViewerCounter | RedisViewerCounter;
+    let slots: SocketSlots;
     if (ctx.config.redis) {
       const redisLog = new RedisRoomLog(ctx.config.redis.url, {
         prefix: config.redisPrefix,
@@ -52,9 +58,16 @@ export const chatService = defineService<{ chat: typeof ChatConfig }, ChatDataba
         (streamId, suffix) => redisLog.key(streamId, suffix),
         config.viewerReportIntervalMs * 3,
       );
+      // A crashed instance's slots expire after a few missed heartbeats.
+      slots = new RedisSocketSlots(
+        redisLog.redis,
+        (holder) => `${config.redisPrefix}sockets:${holder}`,
+        Math.max(10_000, config.heartbeatIntervalMs * 3),
+      );
     } else {
       log = new MemoryRoomLog({ retainedPerRoom: config.retainedPerRoom });
       viewers = new LocalViewerCounter();
+      slots = new LocalSocketSlots();
     }
     const hub = new ChatHub({
       db: ctx.db,
@@ -63,6 +76,7 @@ export const chatService = defineService<{ chat: typeof ChatConfig }, ChatDataba
       config,
       logger: ctx.log,
       viewers,
+      slots,
     });
     chatHubs.set(app.server, hub);
     chatHubs.set(ctx, hub);

@@ -8,11 +8,12 @@ import { type AppendOptions, type AppendResult, itemJson, type LogEntry, type Ro
  * that id as the entry id; and PUBLISH to the room's channel. Redis runs scripts one at a time, so
  * PUBLISH order is id order: every subscriber sees a room's items in the same order.
  *
- * KEYS: seq, log, rate window, mute, slow mode, dedupe
+ * KEYS: seq, log, rate window, mute, slow mode, dedupe, ended
  * ARGV: type, body, check limits (0/1), max, windowMs, muteMs, slowModeMs, maxlen, ttl seconds, floor,
- *       dedupe (0/1), channel
+ *       dedupe (0/1), channel, refuse once ended (0/1)
  */
 const APPEND = `
+if ARGV[13] == '1' and redis.call('EXISTS', KEYS[7]) == 1 then return {-4, 0} end
 if ARGV[3] == '1' then
   local muted = redis.call('PTTL', KEYS[4])
   if muted > 0 then return {-1, muted} end
@@ -103,7 +104,7 @@ export class RedisRoomLog implements RoomLog {
     this.#retained = options.retainedPerRoom;
     this.#ttlSeconds = options.ttlSeconds;
     this.#redis = new Redis(url, { maxRetriesPerRequest: 2, enableAutoPipelining: true }) as WithAppend;
-    this.#redis.defineCommand('chatAppend', { numberOfKeys: 6, lua: APPEND });
+    this.#redis.defineCommand('chatAppend', { numberOfKeys: 7, lua: APPEND });
     this.#sub = new Redis(url, { maxRetriesPerRequest: null });
     this.#sub.on('message', (channel: string, payload: string) => {
       const handler = this.#handlers.get(channel);
@@ -144,6 +145,7 @@ export class RedisRoomLog implements RoomLog {
       this.key(streamId, `mute:${user}`),
       this.key(streamId, `slow:${user}`),
       this.key(streamId, `dedupe:${options.dedupeKey ?? '-'}`),
+      this.key(streamId, 'ended'),
       type,
       body,
       limits ? 1 : 0,
@@ -156,11 +158,17 @@ export class RedisRoomLog implements RoomLog {
       options.floor,
       options.dedupeKey !== undefined ? 1 : 0,
       this.#channel(streamId),
+      options.whileLive ? 1 : 0,
     );
+    if (id === -4) return { ok: false, reason: 'ended', retryAfterMs: 0 };
     if (id === -1) return { ok: false, reason: 'muted', retryAfterMs: value };
     if (id === -2) return { ok: false, reason: 'slow_mode', retryAfterMs: value };
     if (id === -3) return { ok: false, reason: 'duplicate', retryAfterMs: 0 };
     return { ok: true, id, at: value, json: itemJson(id, value, body) };
+  }
+
+  async end(streamId: string) {
+    await this.#redis.set(this.key(streamId, 'ended'), '1', 'EX', this.#ttlSeconds);
   }
 
   async head(streamId: string) {

@@ -26,11 +26,13 @@ export interface AppendOptions {
   dedupeKey?: string;
   /** The highest id already used in the room (from PostgreSQL), in case the log itself was lost. */
   floor: number;
+  /** Refused (reason `ended`) once the room was ended: what only a live stream's chat accepts. */
+  whileLive?: boolean;
 }
 
 export type AppendResult =
   | { ok: true; id: number; at: number; json: string }
-  | { ok: false; reason: 'muted' | 'slow_mode' | 'duplicate'; retryAfterMs: number };
+  | { ok: false; reason: 'muted' | 'slow_mode' | 'duplicate' | 'ended'; retryAfterMs: number };
 
 export interface RoomLog {
   /**
@@ -38,6 +40,8 @@ export interface RoomLog {
    * limits checked, id and time assigned, stored and published, atomically.
    */
   append(streamId: string, type: string, body: string, options: AppendOptions): Promise<AppendResult>;
+  /** The stream ended: appends `whileLive` are refused from now on, on every instance, atomically with them. */
+  end(streamId: string): Promise<void>;
   /** The room's last id (0 when it has none). */
   head(streamId: string): Promise<number>;
   /** Items with ids after `since`, ascending, at most `limit`. */
@@ -61,6 +65,7 @@ interface MemoryRoom {
   /** userId → window, mute and slow-mode deadlines. */
   users: Map<string, { count: number; windowEnd: number; mutedUntil: number; slowUntil: number }>;
   dedupe: Set<string>;
+  ended: boolean;
   subscriber: ((entry: LogEntry) => void) | undefined;
 }
 
@@ -76,7 +81,7 @@ export class MemoryRoomLog implements RoomLog {
   #room(streamId: string) {
     let room = this.#rooms.get(streamId);
     if (!room) {
-      room = { seq: -1, entries: [], users: new Map(), dedupe: new Set(), subscriber: undefined };
+      room = { seq: -1, entries: [], users: new Map(), dedupe: new Set(), ended: false, subscriber: undefined };
       this.#rooms.set(streamId, room);
     }
     return room;
@@ -84,6 +89,7 @@ export class MemoryRoomLog implements RoomLog {
 
   async append(streamId: string, type: string, body: string, options: AppendOptions): Promise<AppendResult> {
     const room = this.#room(streamId);
+    if (options.whileLive && room.ended) return { ok: false, reason: 'ended', retryAfterMs: 0 };
     const now = Date.now();
     const limits = options.limits;
     if (limits) {
@@ -126,6 +132,10 @@ export class MemoryRoomLog implements RoomLog {
     // Asynchronous like Redis pub/sub, and in order: microtasks run first in, first out.
     if (subscriber) queueMicrotask(() => subscriber(entry));
     return { ok: true, id, at: now, json: entry.json };
+  }
+
+  async end(streamId: string) {
+    this.#room(streamId).ended = true;
   }
 
   async head(streamId: string) {

@@ -178,6 +178,13 @@ export class Room {
     if (this.clients.size === 0) this.emptySince = Date.now();
   }
 
+  /** Viewers, not sockets: a user's or an address's several sockets count once. */
+  viewers() {
+    const viewers = new Set<string>();
+    for (const client of this.clients) viewers.add(client.viewer);
+    return viewers.size;
+  }
+
   /** Closes the connections of one user (a ban). */
   kick(userId: string, code: number, reason: string) {
     for (const client of this.clients) if (client.user?.id === userId) client.close(code, reason);

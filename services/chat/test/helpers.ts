@@ -55,10 +55,10 @@ export class TestClient {
   #waiters: (() => void)[] = [];
   #ref = 0;
 
-  constructor(url: string, token: string, carry?: TestClient) {
+  constructor(url: string, token: string, carry?: TestClient, headers: Record<string, string> = {}) {
     this.items = carry?.items ?? [];
     this.lastId = carry?.lastId ?? 0;
-    this.ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` } });
+    this.ws = new WebSocket(url, { headers: { ...headers, authorization: `Bearer ${token}` } });
     this.opened = new Promise((ok, fail) => {
       this.ws.once('open', () => ok());
       this.ws.once('error', fail);
@@ -145,12 +145,17 @@ export async function connect(
   p: TestPlatform,
   streamId: string,
   user?: TestUser,
-  options: { since?: number; url?: string; carry?: TestClient } = {},
+  options: { since?: number; url?: string; carry?: TestClient; headers?: Record<string, string> } = {},
 ) {
   const base = (options.url ?? p.url('chat')).replace(/^http/, 'ws');
   const since = options.since ?? options.carry?.lastId;
   const query = since !== undefined ? `?since=${since}` : '';
-  const client = new TestClient(`${base}/rooms/${streamId}/ws${query}`, await p.token('bff', user), options.carry);
+  const client = new TestClient(
+    `${base}/rooms/${streamId}/ws${query}`,
+    await p.token('bff', user),
+    options.carry,
+    options.headers,
+  );
   await client.opened;
   await client.frame('history');
   return client;
