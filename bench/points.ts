@@ -144,6 +144,8 @@ async function setUp(p: Point) {
   const streamers = Array.from({ length: STREAMERS }, () => randomUUID());
   const tokens = new Map<string, string>();
   for (const v of viewers) tokens.set(v, await p.auth.sign({ service: 'bff', user: { id: v, roles: ['viewer'] } }));
+  // Only the payment service may credit points.
+  const payment = await p.auth.sign({ service: 'payment' });
   const queue = [...viewers];
   await Promise.all(
     Array.from({ length: 16 }, async () => {
@@ -152,7 +154,7 @@ async function setUp(p: Point) {
           p.http,
           '/purchases',
           { userId: v, paymentId: randomUUID(), amount: 10_000_000 },
-          tokens.get(v) as string,
+          payment,
         );
         if (res.status !== 201) throw new Error(`purchase failed: ${res.status} ${res.text}`);
       }

@@ -20,6 +20,8 @@ export const PurchaseBody = Type.Object(
     /** The payment provider's id of the settled payment: a purchase is recorded once per payment id. */
     paymentId: Type.String({ minLength: 1, maxLength: 100 }),
     amount: Points,
+    /** The provider's reference shown in the buyer's history (e.g. the Checkout Session `cs_…`). */
+    reference: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
   },
   { additionalProperties: false },
 );
@@ -60,7 +62,17 @@ export const Spend = Type.Object({
 });
 export type Spend = Static<typeof Spend>;
 
-export const TransferKind = Type.Union([Type.Literal('purchase'), Type.Literal('spend'), Type.Literal('refund')]);
+export const TransferKind = Type.Union([
+  Type.Literal('purchase'),
+  Type.Literal('spend'),
+  Type.Literal('refund'),
+  /** A purchase taken back because the provider refunded or lost a dispute over the payment. */
+  Type.Literal('reversal'),
+  /** An admin collecting an open debt from the wallet. */
+  Type.Literal('debt_collection'),
+  /** An admin writing an open debt off (the platform bears the loss). */
+  Type.Literal('debt_write_off'),
+]);
 export type TransferKind = Static<typeof TransferKind>;
 
 export const TransferParams = Type.Object({ id: Id });
@@ -85,7 +97,12 @@ export const Transfer = Type.Object({
 });
 export type Transfer = Static<typeof Transfer>;
 
-export const Wallet = Type.Object({ userId: Id, balance: Type.Integer() });
+export const Wallet = Type.Object({
+  userId: Id,
+  balance: Type.Integer(),
+  /** Points owed from refunded or disputed purchases already spent; spends are refused while above 0. */
+  debt: Type.Integer({ minimum: 0 }),
+});
 export type Wallet = Static<typeof Wallet>;
 
 export const WalletParams = Type.Object({ userId: Id });
@@ -108,6 +125,62 @@ export type HistoryEntry = Static<typeof HistoryEntry>;
 export const HistoryQuery = CursorQuery;
 export const HistoryPage = Page(HistoryEntry);
 export type HistoryPage = Static<typeof HistoryPage>;
+
+/**
+ * Payment-only: bring the points reversed from a purchase up to `total` (refunds and disputes so far,
+ * cumulative, so events applied in any order and any number of times end in the same state). What the
+ * wallet cannot give back becomes the user's debt.
+ */
+export const ReversalBody = Type.Object(
+  {
+    total: Points,
+    cause: Type.Union([Type.Literal('refund'), Type.Literal('dispute')]),
+    /** The provider's id of the refund or dispute (`re_…`, `dp_…`), shown in the history. */
+    reference: Type.String({ minLength: 1, maxLength: 255 }),
+  },
+  { additionalProperties: false },
+);
+export type ReversalBody = Static<typeof ReversalBody>;
+
+export const Reversal = Type.Object({
+  purchaseId: Id,
+  userId: Id,
+  /** This step's transfer; null when `total` was already reached (nothing moved). */
+  transferId: Type.Union([Id, Type.Null()]),
+  /** Points reversed from the purchase so far, this step included. */
+  reversed: Type.Integer(),
+  /** Taken from the wallet in this step. */
+  taken: Type.Integer(),
+  /** Recorded as debt in this step (the part already spent). */
+  debt: Type.Integer(),
+});
+export type Reversal = Static<typeof Reversal>;
+
+export const SettleDebtBody = Type.Object(
+  {
+    /** `collect`: take what the wallet holds now (up to the debt); `write_off`: the platform bears the rest. */
+    method: Type.Union([Type.Literal('collect'), Type.Literal('write_off')]),
+  },
+  { additionalProperties: false },
+);
+export type SettleDebtBody = Static<typeof SettleDebtBody>;
+
+export const DebtSettlement = Type.Object({
+  userId: Id,
+  /** Points moved in this settlement (collected from the wallet, or written off). */
+  settled: Type.Integer(),
+  /** The debt left open. */
+  debt: Type.Integer(),
+  balance: Type.Integer(),
+});
+export type DebtSettlement = Static<typeof DebtSettlement>;
+
+/** Totals of what the provider caused in the ledger: compared with payment's records. */
+export const ProviderTotals = Type.Object({
+  purchases: Type.Object({ count: Type.Integer(), points: Type.Integer() }),
+  reversals: Type.Object({ count: Type.Integer(), points: Type.Integer() }),
+});
+export type ProviderTotals = Static<typeof ProviderTotals>;
 
 export const Violation = Type.Object({ invariant: Type.String(), detail: Type.String() });
 export type Violation = Static<typeof Violation>;

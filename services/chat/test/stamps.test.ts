@@ -35,7 +35,7 @@ describe('stamps in the room', () => {
     const refused = await send(fan, streamId, paid.id);
     expect(refused.status).toBe(409); // no points yet: the ledger refused, nothing reaches the room
     const bought = await p.call('point', 'POST', '/purchases', {
-      user: fan,
+      as: 'payment',
       headers: { 'idempotency-key': randomUUID() },
       body: { userId: fan.id, paymentId: randomUUID(), amount: 1000 },
     });

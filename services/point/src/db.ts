@@ -13,7 +13,14 @@ export interface AccountsTable {
   balance: number;
 }
 
-export type TransferKindColumn = 'purchase' | 'spend' | 'refund' | 'sweep';
+export type TransferKindColumn =
+  | 'purchase'
+  | 'spend'
+  | 'refund'
+  | 'sweep'
+  | 'reversal'
+  | 'debt_collection'
+  | 'debt_write_off';
 
 /** Append-only: one row per movement of points; its postings sum to zero. */
 export interface TransfersTable {
@@ -27,6 +34,8 @@ export interface TransfersTable {
   reference: string | null;
   payment_id: string | null;
   refund_of: string | null;
+  /** For a reversal: the purchase it takes back (in part; several reversals may follow one purchase). */
+  reverses: string | null;
   created_at: ColumnType<Date, Date | undefined, never>;
 }
 
@@ -44,7 +53,7 @@ export interface EntriesTable {
   id: Generated<number>;
   user_id: string;
   transfer_id: string;
-  kind: 'purchase' | 'spend' | 'receive' | 'refund';
+  kind: 'purchase' | 'spend' | 'receive' | 'refund' | 'reversal' | 'debt_collection' | 'debt_write_off';
   amount: number;
   fee: number;
   counterparty_id: string | null;
@@ -54,7 +63,7 @@ export interface EntriesTable {
   created_at: ColumnType<Date, Date | undefined, never>;
 }
 
-/** The simulated payment provider's side: every payment it settled, once. */
+/** The payment provider's side: every payment it settled (through the payment service), once. */
 export interface PaymentsTable {
   payment_id: string;
   user_id: string;

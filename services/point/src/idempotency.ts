@@ -27,16 +27,19 @@ export interface Answer {
 }
 
 /**
- * A business refusal (insufficient points, unknown transfer, …) decided before anything was written:
- * stored as the key's answer like a success, so a retry gets the same refusal.
+ * What the work inside an idempotent transaction decided:
+ * - `done`: committed with this answer (`stored` when the work already wrote it with its records);
+ * - `refused`: a business refusal (insufficient points, unknown transfer, …) decided before anything
+ *   was written, stored as the key's answer like a success, so a retry gets the same refusal;
+ * - `sweep`: the owner's main account cannot pay but the wallet can: roll back, sweep, run again.
  */
-export class Refusal extends Error {
-  readonly error: AppError;
-  constructor(error: AppError) {
-    super(error.message);
-    this.error = error;
-  }
-}
+export type Outcome<A> =
+  | { kind: 'done'; answer: A; stored: boolean }
+  | { kind: 'refused'; error: AppError }
+  | { kind: 'sweep'; owner: string };
+
+/** What running the request ended in: an answer to send, or a sweep to do before running it again. */
+export type Run = ({ kind: 'answer' } & Answer) | { kind: 'sweep'; owner: string };
 
 export const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
@@ -79,36 +82,53 @@ export type Claim<C> = (trx: Transaction<PointDatabase>, request: IdempotentRequ
 export const claimKeyOnly: Claim<true> = async (trx, request) =>
   (await repo.claimKey(trx, request.scope, request.key, request.hash)) ? true : undefined;
 
-export async function runIdempotent<C>(
+export async function runIdempotent<C, A>(
   db: Kysely<PointDatabase>,
   request: IdempotentRequest,
   claim: Claim<C>,
-  work: (trx: Transaction<PointDatabase>, claimed: C) => Promise<unknown>,
-): Promise<Answer> {
-  return retryTransient(() =>
-    db.transaction().execute(async (trx): Promise<Answer> => {
-      const claimed = await claim(trx, request);
-      if (claimed === undefined) {
-        const stored = await repo.findKey(trx, request.scope, request.key);
-        if (!stored || stored.status === null) throw transient('idempotency key row without an answer');
-        if (stored.request_hash !== request.hash) {
-          throw new AppError(
-            'idempotency_key_reused',
-            'this Idempotency-Key was used with another request: use a new key for a new request',
-          );
+  work: (trx: Transaction<PointDatabase>, claimed: C) => Promise<Outcome<A>>,
+): Promise<Run> {
+  try {
+    return await retryTransient(() =>
+      db.transaction().execute(async (trx): Promise<Run> => {
+        const claimed = await claim(trx, request);
+        if (claimed === undefined) return replay(await repo.findKey(trx, request.scope, request.key), request);
+        const outcome = await work(trx, claimed);
+        if (outcome.kind === 'sweep') throw new RollBack(outcome.owner);
+        if (outcome.kind === 'done') {
+          if (!outcome.stored) await repo.storeAnswer(trx, request.scope, request.key, 201, outcome.answer);
+          return { kind: 'answer', status: 201, body: outcome.answer, replayed: false };
         }
-        return { status: stored.status, body: stored.response, replayed: true };
-      }
-      try {
-        return { status: 201, body: await work(trx, claimed), replayed: false };
-      } catch (err) {
-        if (!(err instanceof Refusal)) throw err;
-        const body = { error: { code: err.error.code, message: err.error.message, requestId: request.requestId } };
-        await repo.storeAnswer(trx, request.scope, request.key, err.error.status, body);
-        return { status: err.error.status, body, replayed: false };
-      }
-    }),
-  );
+        const { error } = outcome;
+        const body = { error: { code: error.code, message: error.message, requestId: request.requestId } };
+        await repo.storeAnswer(trx, request.scope, request.key, error.status, body);
+        return { kind: 'answer', status: error.status, body, replayed: false };
+      }),
+    );
+  } catch (err) {
+    // The only way to roll a Kysely transaction back is to throw out of it; the sentinel never leaves here.
+    if (err instanceof RollBack) return { kind: 'sweep', owner: err.owner };
+    throw err;
+  }
+}
+
+class RollBack extends Error {
+  readonly owner: string;
+  constructor(owner: string) {
+    super(`roll back to sweep ${owner}`);
+    this.owner = owner;
+  }
+}
+
+function replay(stored: Awaited<ReturnType<typeof repo.findKey>>, request: IdempotentRequest): Run {
+  if (!stored || stored.status === null) throw transient('idempotency key row without an answer');
+  if (stored.request_hash !== request.hash) {
+    throw new AppError(
+      'idempotency_key_reused',
+      'this Idempotency-Key was used with another request: use a new key for a new request',
+    );
+  }
+  return { kind: 'answer', status: stored.status, body: stored.response, replayed: true };
 }
 
 const TRANSIENT = new Set(['40001', '40P01']);

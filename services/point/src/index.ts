@@ -4,6 +4,7 @@ import type { PointDatabase } from './db.ts';
 import { ledgerRoutes } from './ledger.routes.ts';
 import { createLedger } from './ledger.service.ts';
 import * as ledger from './migrations/0001_ledger.ts';
+import * as reversals from './migrations/0002_reversals.ts';
 
 export const pointConfig = {
   point: Type.Object(
@@ -23,7 +24,7 @@ export const pointConfig = {
 export const pointService = defineService<typeof pointConfig, PointDatabase>({
   name: 'point',
   config: pointConfig,
-  migrations: { '0001_ledger': ledger },
+  migrations: { '0001_ledger': ledger, '0002_reversals': reversals },
   dependsOn: [],
   produces: ['points.purchased', 'points.spent', 'points.refunded'],
   routes: async (app, ctx) => {

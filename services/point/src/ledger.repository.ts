@@ -1,5 +1,6 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
 import type { EntriesTable, PointDatabase, TransferKindColumn, TransfersTable } from './db.ts';
+import { debtAccount } from './ledger.postings.ts';
 
 type Db = Kysely<PointDatabase> | Transaction<PointDatabase>;
 type Trx = Transaction<PointDatabase>;
@@ -103,6 +104,18 @@ export async function claimKeyAndDebit(
         .where('shard', '=', 0)
         .where('balance', '>=', amount)
         .where((eb) => eb.exists(eb.selectFrom('k').select('k.scope')))
+        // A wallet that owes a debt cannot spend (the fallback in the service says so).
+        .where((eb) =>
+          eb.not(
+            eb.exists(
+              eb
+                .selectFrom('accounts as x')
+                .select('x.owner')
+                .where('x.owner', '=', debtAccount(owner))
+                .where('x.balance', '<', 0),
+            ),
+          ),
+        )
         .returning('balance'),
     )
     .selectNoFrom((eb) => [
@@ -128,14 +141,25 @@ export async function creditMain(trx: Trx, owner: string, amount: number) {
   return row.balance + (row.others ?? 0);
 }
 
+/** The owner's debt account when it holds a debt (a negative balance), as a sub-select. */
+
 /** The whole wallet: main account plus receiving shards, in one consistent snapshot. */
 export async function walletBalance(db: Db, owner: string) {
+  return (await walletState(db, owner)).balance;
+}
+
+/** The wallet and its open debt (points owed from reversed purchases), in one statement. */
+export async function walletState(db: Db, owner: string) {
+  const debt = debtAccount(owner);
   const row = await db
     .selectFrom('accounts')
-    .select(sql<number>`coalesce(sum(balance), 0)::int8`.as('balance'))
-    .where('owner', '=', owner)
+    .select([
+      sql<number>`coalesce(sum(balance) filter (where owner = ${owner}), 0)::int8`.as('balance'),
+      sql<number>`coalesce(-sum(balance) filter (where owner = ${debt}), 0)::int8`.as('debt'),
+    ])
+    .where('owner', 'in', [owner, debt])
     .executeTakeFirstOrThrow();
-  return row.balance;
+  return { balance: Number(row.balance), debt: Number(row.debt) };
 }
 
 /**
@@ -151,11 +175,30 @@ function inLockOrder(changes: readonly AccountChange[]) {
 
 /** Creates (if needed) and locks the owner's main account. */
 export async function lockMain(trx: Trx, owner: string) {
-  await trx
+  await lockMainState(trx, owner);
+}
+
+/**
+ * Creates (if needed) and locks the owner's main account; returns its balance, the receiving shards'
+ * points and the open debt (the debt account is only read: what changes it also holds this lock).
+ */
+export async function lockMainState(trx: Trx, owner: string) {
+  const row = await trx
     .insertInto('accounts')
     .values({ owner, shard: 0, system: false, balance: 0 })
     .onConflict((oc) => oc.columns(['owner', 'shard']).doUpdateSet((eb) => ({ balance: eb.ref('accounts.balance') })))
-    .execute();
+    .returning([
+      'balance',
+      otherShards(trx, owner).as('others'),
+      (eb) =>
+        eb
+          .selectFrom('accounts as x')
+          .select(sql<number>`coalesce(-sum(x.balance), 0)::int8`.as('d'))
+          .where('x.owner', '=', debtAccount(owner))
+          .as('debt'),
+    ])
+    .executeTakeFirstOrThrow();
+  return { main: Number(row.balance), others: Number(row.others ?? 0), debt: Number(row.debt ?? 0) };
 }
 
 /** Locks the owner's non-empty receiving shards in shard order and returns their balances. */
@@ -249,16 +292,23 @@ const transferColumns = [
   't.reference',
   't.payment_id',
   't.refund_of',
+  't.reverses',
   't.created_at',
 ] as const;
 
-/** A transfer and the refund that reversed it, if any. */
+/** A transfer, the refund that reversed it, if any, and the points the provider's reversals took back. */
 export function findTransfer(db: Db, id: string) {
   return db
     .selectFrom('transfers as t')
     .select([
       ...transferColumns,
       (eb) => eb.selectFrom('transfers as r').select('r.id').whereRef('r.refund_of', '=', 't.id').as('refunded_by'),
+      (eb) =>
+        eb
+          .selectFrom('transfers as v')
+          .select(sql<number>`coalesce(sum(v.amount), 0)::int8`.as('s'))
+          .whereRef('v.reverses', '=', 't.id')
+          .as('reversed'),
     ])
     .where('t.id', '=', id)
     .where('t.kind', '<>', 'sweep')
@@ -276,10 +326,28 @@ export async function lockTransfer(trx: Trx, id: string) {
     .where('t.id', '=', id)
     .forUpdate()
     .executeTakeFirst();
-  return row && findTransfer(trx, id);
+  if (!row) return undefined;
+  const found = await findTransfer(trx, id);
+  return found && { ...found, reversed: Number(found.reversed ?? 0) };
 }
 
-export type TransferRow = NonNullable<Awaited<ReturnType<typeof findTransfer>>>;
+export type TransferRow = Omit<NonNullable<Awaited<ReturnType<typeof findTransfer>>>, 'reversed'> & {
+  reversed: number;
+};
+
+/** What the provider caused in the ledger, for payment's reconciliation. */
+export function providerTotals(db: Db) {
+  return db
+    .selectFrom('transfers')
+    .select([
+      sql<number>`count(*) filter (where kind = 'purchase')::int8`.as('purchaseCount'),
+      sql<number>`coalesce(sum(amount) filter (where kind = 'purchase'), 0)::int8`.as('purchasePoints'),
+      sql<number>`count(*) filter (where kind = 'reversal')::int8`.as('reversalCount'),
+      sql<number>`coalesce(sum(amount) filter (where kind = 'reversal'), 0)::int8`.as('reversalPoints'),
+    ])
+    .where('kind', 'in', ['purchase', 'reversal'])
+    .executeTakeFirstOrThrow();
+}
 export type { TransferKindColumn };
 
 // ---------------------------------------------------------------- payments

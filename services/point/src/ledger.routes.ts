@@ -6,6 +6,7 @@ import {
   forbidden,
   notFound,
   requireSelfOrAdmin,
+  requireService,
   type ServiceApp,
   toPage,
 } from '@livehouse/kit';
@@ -44,6 +45,30 @@ export async function ledgerRoutes(app: ServiceApp, db: Kysely<PointDatabase>, l
       const body = { ...request.body, userId: request.body.userId.toLowerCase() };
       if (request.caller.user) requireSelfOrAdmin(request.caller, body.userId);
       return send(reply, await ledger.purchase(key, body));
+    },
+  );
+
+  // The provider refunded a payment or lost a dispute over it: payment brings the purchase's reversal up to `total`.
+  app.post(
+    '/transfers/:id/reversals',
+    { schema: { params: point.TransferParams, body: point.ReversalBody, response: { 201: point.Reversal } } },
+    async (request, reply) => {
+      requireService(request.caller, 'payment');
+      const key = keyOf(request);
+      return send(reply, await ledger.reverse(key, request.params.id.toLowerCase(), request.body));
+    },
+  );
+
+  // An admin settles a user's debt: collect what the wallet holds now, or write it off.
+  app.post(
+    '/wallets/:userId/debt/settlements',
+    {
+      schema: { params: point.WalletParams, body: point.SettleDebtBody, response: { 201: point.DebtSettlement } },
+    },
+    async (request, reply) => {
+      const key = keyOf(request);
+      if (!isAdmin(request.caller)) throw forbidden('only an admin may settle a debt');
+      return send(reply, await ledger.settleDebt(key, request.params.userId.toLowerCase(), request.body.method));
     },
   );
 
@@ -106,7 +131,7 @@ export async function ledgerRoutes(app: ServiceApp, db: Kysely<PointDatabase>, l
     async (request) => {
       const userId = request.params.userId.toLowerCase();
       if (request.caller.user) requireSelfOrAdmin(request.caller, userId);
-      return { userId, balance: await repo.walletBalance(db, userId) };
+      return { userId, ...(await repo.walletState(db, userId)) };
     },
   );
 
@@ -140,6 +165,16 @@ export async function ledgerRoutes(app: ServiceApp, db: Kysely<PointDatabase>, l
       };
     },
   );
+
+  // For payment's reconciliation: what the provider's events caused in the ledger. One statement.
+  app.get('/admin/provider-totals', { schema: { response: { 200: point.ProviderTotals } } }, async (request) => {
+    if (request.caller.user && !isAdmin(request.caller)) throw forbidden('only an admin or a service may reconcile');
+    const t = await repo.providerTotals(db);
+    return {
+      purchases: { count: Number(t.purchaseCount), points: Number(t.purchasePoints) },
+      reversals: { count: Number(t.reversalCount), points: Number(t.reversalPoints) },
+    };
+  });
 
   app.get('/admin/reconciliation', { schema: { response: { 200: point.Reconciliation } } }, async (request) => {
     if (request.caller.user && !isAdmin(request.caller)) throw forbidden('only an admin or a service may reconcile');

@@ -7,16 +7,33 @@ import {
   type Claim,
   claimKeyOnly,
   type IdempotentRequest,
-  Refusal,
+  type Outcome,
   retryTransient,
   runIdempotent,
 } from './idempotency.ts';
+import {
+  type Plan,
+  postingsOf,
+  purchasePlan,
+  refundPlan,
+  reversalPlan,
+  type Shards,
+  type Stamp,
+  settlementPlan,
+  spendPlan,
+  sweepPlan,
+} from './ledger.postings.ts';
 import * as repo from './ledger.repository.ts';
+
+export { feeOf, PROVIDER, REVENUE } from './ledger.postings.ts';
 
 /**
  * The ledger: every movement of points is a transfer whose postings (signed changes of accounts)
  * sum to zero, so the sum of all balances is always zero. System accounts: `provider` (the payment
- * provider's side: minus every point bought) and `revenue` (the platform's fees).
+ * provider's side: minus every point bought), `revenue` (the platform's fees), `debt:<user>` (what a
+ * user owes after a refunded purchase was already spent) and `losses` (debts written off). What each
+ * transfer posts is decided by the pure functions of ledger.postings.ts; this file reads the state,
+ * runs them and records their plans.
  *
  * Hot accounts. A popular streamer during a raid receives thousands of spends at once; if each
  * credited one row, every spend would queue on that row's lock until the previous one committed.
@@ -40,72 +57,99 @@ import * as repo from './ledger.repository.ts';
  * insufficient points.
  */
 
-export const PROVIDER = 'provider';
-export const REVENUE = 'revenue';
-
-/**
- * The platform's fee on a spend: floor(amount × feeBps / 10000), in integers. Rounding goes down,
- * in the payee's favour: a 1-point spend at 10 % pays no fee.
- */
-export function feeOf(amount: number, feeBps: number) {
-  return Number((BigInt(amount) * BigInt(feeBps)) / 10_000n);
-}
-
-/** Thrown inside a transfer transaction: the main account cannot pay but the whole wallet can. */
-class NeedsSweep extends Error {
-  readonly owner: string;
-  constructor(owner: string) {
-    super(`sweep ${owner}`);
-    this.owner = owner;
-  }
-}
-
 export interface LedgerOptions {
   feeBps: number;
   shards: number;
   systemShards: number;
 }
 
-export function createLedger(db: Kysely<PointDatabase>, options: LedgerOptions) {
-  const receivingShard = () => 1 + randomInt(options.shards);
-  const systemShard = () => 1 + randomInt(options.systemShards);
+type Trx = Transaction<PointDatabase>;
 
-  /** Runs a transfer: idempotent, retried on transient failures, swept and retried when needed. */
-  async function transfer<C>(
+/** Why a main account could not pay, or its wallet balance after it did. */
+type Debit = { kind: 'debited'; balance: number } | { kind: 'sweep' } | { kind: 'refused'; error: AppError };
+
+export function createLedger(db: Kysely<PointDatabase>, options: LedgerOptions) {
+  const shards = (): Shards => ({
+    receiving: 1 + randomInt(options.shards),
+    system: 1 + randomInt(options.systemShards),
+  });
+  const stamp = (): Stamp => ({ id: randomUUID(), at: new Date() });
+
+  /** Runs a transfer: idempotent, retried on transient failures, swept and run again when needed. */
+  async function transfer<C, A>(
     request: IdempotentRequest,
     claim: Claim<C>,
-    work: (trx: Transaction<PointDatabase>, claimed: C) => Promise<unknown>,
+    work: (trx: Trx, claimed: C) => Promise<Outcome<A>>,
   ) {
     for (let sweeps = 0; ; sweeps++) {
-      try {
-        return await runIdempotent(db, request, claim, work);
-      } catch (err) {
-        if (!(err instanceof NeedsSweep)) throw err;
-        // The wallet could pay a moment ago; after a few sweeps lost to concurrent spends, give up honestly.
-        if (sweeps >= 5) throw new AppError('service_unavailable', 'the wallet is busy: retry with the same key');
-        await sweep(err.owner);
-      }
+      const run = await runIdempotent(db, request, claim, work);
+      if (run.kind === 'answer') return run;
+      // The wallet could pay a moment ago; after a few sweeps lost to concurrent spends, give up honestly.
+      if (sweeps >= 5) throw new AppError('service_unavailable', 'the wallet is busy: retry with the same key');
+      await sweep(run.owner);
     }
   }
 
   /**
-   * Takes `amount` from a user's main account (unless `debited` says it was done already), or explains
-   * why not, before anything was written: a sweep is needed, or the wallet cannot pay.
+   * Takes `amount` from a main account, or explains why not: a sweep is needed, the wallet owes a
+   * debt (spends only: `claimed` is the result of the spend's claim-and-debit statement), or it
+   * cannot pay.
    */
   async function debit(
-    trx: Transaction<PointDatabase>,
+    trx: Trx,
     owner: string,
     amount: number,
     whose: string,
-    debited?: { balance: number | undefined },
-  ) {
-    const balance = debited ? debited.balance : await repo.debitMain(trx, owner, amount);
-    if (balance !== undefined) return balance;
-    const total = await repo.walletBalance(trx, owner);
-    if (total >= amount) throw new NeedsSweep(owner);
-    throw new Refusal(
-      new AppError('insufficient_points', `${whose} wallet holds ${total} points; this needs ${amount}`),
+    spend?: { claimed: number | undefined },
+  ): Promise<Debit> {
+    const balance = spend ? spend.claimed : await repo.debitMain(trx, owner, amount);
+    if (balance !== undefined) return { kind: 'debited', balance };
+    const wallet = await repo.walletState(trx, owner);
+    if (spend && wallet.debt > 0) {
+      return {
+        kind: 'refused',
+        error: new AppError(
+          'debt_outstanding',
+          `your wallet owes ${wallet.debt} points from a refunded purchase: spending waits until the debt is settled`,
+        ),
+      };
+    }
+    if (wallet.balance >= amount) return { kind: 'sweep' };
+    return {
+      kind: 'refused',
+      error: new AppError(
+        'insufficient_points',
+        `${whose} wallet holds ${wallet.balance} points; this needs ${amount}`,
+      ),
+    };
+  }
+
+  /** Records a plan (its main-account change was applied by the caller) and its event; the answer is stored with it. */
+  async function record<A>(trx: Trx, request: IdempotentRequest, plan: Plan<A>): Promise<Outcome<A>> {
+    if (plan.event) await writeEvent(trx, plan.event.type, plan.event.key, plan.event.data);
+    await repo.recordTransfer(
+      trx,
+      plan.transfer,
+      postingsOf(plan),
+      plan.entries,
+      { ...request, status: 201, response: plan.answer },
+      plan.credits,
     );
+    return { kind: 'done', answer: plan.answer, stored: true };
+  }
+
+  /** Debits the plan's main account (refunds, reversals, collections), then records it. */
+  async function debitAndRecord<A>(
+    trx: Trx,
+    request: IdempotentRequest,
+    plan: Plan<A>,
+    whose: string,
+  ): Promise<Outcome<A>> {
+    if (plan.main && plan.main.amount < 0) {
+      const d = await debit(trx, plan.main.owner, -plan.main.amount, whose);
+      if (d.kind !== 'debited') return d.kind === 'sweep' ? { kind: 'sweep', owner: plan.main.owner } : d;
+    }
+    return record(trx, request, plan);
   }
 
   /** Moves a user's receiving shards into the main account: main lock first, then shards in order. */
@@ -113,246 +157,93 @@ export function createLedger(db: Kysely<PointDatabase>, options: LedgerOptions) 
     await retryTransient(() =>
       db.transaction().execute(async (trx) => {
         await repo.lockMain(trx, owner);
-        const shards = await repo.lockReceivingShards(trx, owner);
-        if (shards.length === 0) return;
-        const total = shards.reduce((sum, s) => sum + s.balance, 0);
+        const locked = await repo.lockReceivingShards(trx, owner);
+        if (locked.length === 0) return;
+        const plan = sweepPlan(stamp(), owner, locked);
         await repo.moveToMain(
           trx,
           owner,
-          shards.map((s) => s.shard),
-          total,
+          locked.map((s) => s.shard),
+          plan.total,
         );
-        await repo.recordInternalTransfer(trx, internalTransfer(owner, total), [
-          ...shards.map((s) => ({ owner, shard: s.shard, system: false, amount: -s.balance })),
-          { owner, shard: 0, system: false, amount: total },
-        ]);
+        await repo.recordInternalTransfer(trx, plan.transfer, plan.postings);
       }),
     );
   }
 
+  /** Payment-only: a settled payment becomes points, once per payment id whatever the key. */
   async function purchase(request: IdempotentRequest, body: point.PurchaseBody) {
-    const { userId, paymentId, amount } = body;
-    return transfer(request, claimKeyOnly, async (trx) => {
-      const id = randomUUID();
-      const createdAt = new Date();
-      if (!(await repo.insertPayment(trx, { paymentId, userId, amount, transferId: id }))) {
-        // Idempotent on the payment id: the same payment is credited once, whatever the key.
+    return transfer(request, claimKeyOnly, async (trx): Promise<Outcome<point.Purchase>> => {
+      const t = stamp();
+      const { userId, paymentId, amount } = body;
+      if (!(await repo.insertPayment(trx, { paymentId, userId, amount, transferId: t.id }))) {
         const existing = await repo.findPayment(trx, paymentId);
         if (!existing || existing.user_id !== userId || existing.amount !== amount) {
-          throw new Refusal(
-            new AppError('payment_id_reused', `payment ${paymentId} was already used for another purchase`),
-          );
+          const error = new AppError('payment_id_reused', `payment ${paymentId} was already used for another purchase`);
+          return { kind: 'refused', error };
         }
-        const answer = {
-          transferId: existing.transfer_id,
-          userId,
-          amount,
-          balance: await repo.walletBalance(trx, userId),
-        } satisfies point.Purchase;
-        await repo.storeAnswer(trx, request.scope, request.key, 201, answer);
-        return answer;
+        const balance = await repo.walletBalance(trx, userId);
+        return { kind: 'done', answer: { transferId: existing.transfer_id, userId, amount, balance }, stored: false };
       }
       const balance = await repo.creditMain(trx, userId, amount);
-      const providerSide = { owner: PROVIDER, shard: systemShard(), system: true, amount: -amount };
-      const answer = { transferId: id, userId, amount, balance } satisfies point.Purchase;
-      await writeEvent(trx, 'points.purchased', userId, { transferId: id, userId, paymentId, amount });
-      await repo.recordTransfer(
-        trx,
-        {
-          id,
-          kind: 'purchase',
-          from_user: null,
-          to_user: userId,
-          amount,
-          fee: 0,
-          reason: null,
-          reference: null,
-          payment_id: paymentId,
-          refund_of: null,
-          created_at: createdAt,
-        },
-        [{ owner: userId, shard: 0, system: false, amount }, providerSide],
-        [entry(userId, id, 'purchase', amount, { created_at: createdAt })],
-        { ...request, status: 201, response: answer },
-        [providerSide],
-      );
-      return answer;
+      return record(trx, request, purchasePlan(t, body, shards(), balance));
     });
   }
 
   async function spend(request: IdempotentRequest, body: point.SpendBody) {
-    const { fromUserId, toUserId, amount, reason } = body;
-    const reference = body.reference ?? null;
+    const { fromUserId, amount } = body;
     // The key is claimed and the payer debited in one statement: the spend's hot path.
     const claimAndDebit: Claim<{ balance: number | undefined }> = (trx, r) =>
       repo.claimKeyAndDebit(trx, r, fromUserId, amount);
-    return transfer(request, claimAndDebit, async (trx, debited) => {
-      const balance = await debit(trx, fromUserId, amount, 'your', debited);
-      const fee = feeOf(amount, options.feeBps);
-      const id = randomUUID();
-      const createdAt = new Date();
-      const credits = [
-        { owner: toUserId, shard: receivingShard(), system: false, amount: amount - fee },
-        { owner: REVENUE, shard: systemShard(), system: true, amount: fee },
-      ].filter((c) => c.amount !== 0);
-      const answer = { transferId: id, fromUserId, toUserId, amount, fee, balance } satisfies point.Spend;
-      const common = { fee, reason, reference, created_at: createdAt };
-      await writeEvent(trx, 'points.spent', fromUserId, {
-        transferId: id,
-        fromUserId,
-        toUserId,
-        amount,
-        fee,
-        reason,
-        reference,
-      });
-      await repo.recordTransfer(
-        trx,
-        {
-          id,
-          kind: 'spend',
-          from_user: fromUserId,
-          to_user: toUserId,
-          amount,
-          payment_id: null,
-          refund_of: null,
-          ...common,
-        },
-        [{ owner: fromUserId, shard: 0, system: false, amount: -amount }, ...credits],
-        [
-          entry(fromUserId, id, 'spend', -amount, { counterparty_id: toUserId, ...common }),
-          ...(amount > fee
-            ? [entry(toUserId, id, 'receive', amount - fee, { counterparty_id: fromUserId, ...common })]
-            : []),
-        ],
-        { ...request, status: 201, response: answer },
-        credits,
-      );
-      return answer;
+    return transfer(request, claimAndDebit, async (trx, debited): Promise<Outcome<point.Spend>> => {
+      const d = await debit(trx, fromUserId, amount, 'your', { claimed: debited.balance });
+      if (d.kind === 'sweep') return { kind: 'sweep', owner: fromUserId };
+      if (d.kind === 'refused') return d;
+      return record(trx, request, spendPlan(stamp(), body, options.feeBps, shards(), d.balance));
     });
   }
 
-  /** Reverses a purchase or a spend with a new transfer of opposite postings (nothing is ever edited). */
+  /** An admin reverses a purchase or a spend with a new transfer of opposite postings (nothing is ever edited). */
   async function refund(request: IdempotentRequest, transferId: string) {
-    return transfer(request, claimKeyOnly, async (trx) => {
-      const original = await repo.lockTransfer(trx, transferId);
-      if (!original) throw new Refusal(new AppError('not_found', 'the transfer was not found'));
-      if (original.kind === 'refund') throw new Refusal(new AppError('conflict', 'a refund cannot be refunded'));
-      if (original.refunded_by) {
-        throw new Refusal(new AppError('already_refunded', `the transfer was refunded by ${original.refunded_by}`));
-      }
-      const id = randomUUID();
-      const createdAt = new Date();
-      const common = {
-        fee: original.fee,
-        reason: original.reason,
-        reference: original.reference,
-        refund_of: original.id,
-        created_at: createdAt,
-      };
-      let taker: string;
-      let giver: string | null;
-      let takenBack: number;
-      let others: repo.AccountChange[];
-      if (original.kind === 'spend') {
-        taker = original.to_user as string;
-        giver = original.from_user as string;
-        takenBack = original.amount - original.fee;
-        others = [
-          { owner: giver, shard: receivingShard(), system: false, amount: original.amount },
-          { owner: REVENUE, shard: systemShard(), system: true, amount: -original.fee },
-        ].filter((c) => c.amount !== 0);
-      } else {
-        taker = original.to_user as string;
-        giver = null;
-        takenBack = original.amount;
-        others = [{ owner: PROVIDER, shard: systemShard(), system: true, amount: original.amount }];
-      }
-      if (takenBack > 0) await debit(trx, taker, takenBack, "the payee's");
-      const answer = {
-        id,
-        kind: 'refund',
-        fromUserId: taker,
-        toUserId: giver,
-        amount: original.amount,
-        fee: original.fee,
-        reason: original.reason,
-        reference: original.reference,
-        paymentId: null,
-        refundOf: original.id,
-        refundedBy: null,
-        createdAt: createdAt.toISOString(),
-      } satisfies point.Transfer;
-      const entries = [
-        ...(takenBack > 0 ? [entry(taker, id, 'refund', -takenBack, { counterparty_id: giver, ...common })] : []),
-        ...(giver ? [entry(giver, id, 'refund', original.amount, { counterparty_id: taker, ...common })] : []),
-      ];
-      await writeEvent(trx, 'points.refunded', taker, {
-        transferId: id,
-        refundOf: original.id,
-        refundedKind: original.kind === 'spend' ? 'spend' : 'purchase',
-        fromUserId: taker,
-        toUserId: giver,
-        amount: original.amount,
-        fee: original.fee,
-      });
-      await repo.recordTransfer(
-        trx,
-        {
-          id,
-          kind: 'refund',
-          from_user: taker,
-          to_user: giver,
-          amount: original.amount,
-          payment_id: null,
-          ...common,
-        },
-        [...(takenBack > 0 ? [{ owner: taker, shard: 0, system: false, amount: -takenBack }] : []), ...others],
-        entries,
-        { ...request, status: 201, response: answer },
-        others,
-      );
-      return answer;
+    return transfer(request, claimKeyOnly, async (trx): Promise<Outcome<point.Transfer>> => {
+      const planned = refundPlan(stamp(), await repo.lockTransfer(trx, transferId), shards());
+      if (!planned.ok) return { kind: 'refused', error: planned.error };
+      return debitAndRecord(trx, request, planned.plan, "the payee's");
     });
   }
 
-  return { purchase, spend, refund, sweep };
+  /**
+   * Payment-only: the provider refunded or lost a dispute over a purchase's payment. Reversals of
+   * one purchase take turns on its row; the main account is locked first so the part the wallet
+   * cannot give back (and becomes debt) is decided on a balance no spend can change meanwhile.
+   */
+  async function reverse(request: IdempotentRequest, purchaseId: string, body: point.ReversalBody) {
+    return transfer(request, claimKeyOnly, async (trx): Promise<Outcome<point.Reversal>> => {
+      const purchase = await repo.lockTransfer(trx, purchaseId);
+      const owner = purchase?.to_user;
+      const state = owner ? await repo.lockMainState(trx, owner) : { main: 0, others: 0, debt: 0 };
+      const planned = reversalPlan(stamp(), purchase, body, state.main, shards());
+      if (!planned.ok) return { kind: 'refused', error: planned.error };
+      if (!planned.plan) return { kind: 'done', answer: planned.answer, stored: false };
+      // Take back from the whole wallet: if the receiving shards hold what the main account lacks, sweep first.
+      if (owner && planned.plan.answer.debt > 0 && state.others > 0) return { kind: 'sweep', owner };
+      return debitAndRecord(trx, request, planned.plan, "the buyer's");
+    });
+  }
+
+  /** An admin settles a user's open debt: collects what the wallet holds, or writes the rest off. */
+  async function settleDebt(request: IdempotentRequest, userId: string, method: point.SettleDebtBody['method']) {
+    return transfer(request, claimKeyOnly, async (trx): Promise<Outcome<point.DebtSettlement>> => {
+      const state = await repo.lockMainState(trx, userId);
+      if (method === 'collect' && state.debt > state.main && state.others > 0) return { kind: 'sweep', owner: userId };
+      const balance = state.main + state.others;
+      const { plan, answer } = settlementPlan(stamp(), userId, method, { ...state, balance }, shards());
+      if (!plan) return { kind: 'done', answer, stored: false };
+      return debitAndRecord(trx, request, plan, "the debtor's");
+    });
+  }
+
+  return { purchase, spend, refund, reverse, settleDebt, sweep };
 }
 
 export type Ledger = ReturnType<typeof createLedger>;
-
-function entry(
-  userId: string,
-  transferId: string,
-  kind: repo.NewEntry['kind'],
-  amount: number,
-  rest: Partial<repo.NewEntry> & { created_at: Date },
-): repo.NewEntry & { created_at: Date } {
-  return {
-    user_id: userId,
-    transfer_id: transferId,
-    kind,
-    amount,
-    fee: 0,
-    counterparty_id: null,
-    reason: null,
-    reference: null,
-    refund_of: null,
-    ...rest,
-  };
-}
-
-function internalTransfer(owner: string, amount: number): repo.NewTransfer {
-  return {
-    id: randomUUID(),
-    kind: 'sweep',
-    from_user: owner,
-    to_user: owner,
-    amount,
-    fee: 0,
-    reason: null,
-    reference: null,
-    payment_id: null,
-    refund_of: null,
-  };
-}

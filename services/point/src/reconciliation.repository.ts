@@ -22,6 +22,7 @@ export function totals(trx: Trx) {
         .select(sum('r.amount').as('s'))
         .where('o.kind', '=', 'purchase')
         .as('refundedPurchases'),
+      eb.selectFrom('transfers').select(sum('amount').as('s')).where('kind', '=', 'reversal').as('reversed'),
       eb.selectFrom('accounts').select(sum('balance').as('s')).where('owner', '=', 'provider').as('provider'),
       eb.selectFrom('accounts').select(sum('balance').as('s')).where('owner', '=', 'revenue').as('revenue'),
       eb.selectFrom('transfers').select(sum('fee').as('s')).where('kind', '=', 'spend').as('fees'),
@@ -34,6 +35,7 @@ export function totals(trx: Trx) {
       | 'paid'
       | 'purchased'
       | 'refundedPurchases'
+      | 'reversed'
       | 'provider'
       | 'revenue'
       | 'fees'
@@ -103,7 +105,30 @@ export function misclassifiedAccounts(trx: Trx) {
   return trx
     .selectFrom('accounts')
     .select(['owner', 'shard', 'system'])
-    .where(sql<boolean>`system <> (owner in ('provider', 'revenue'))`)
+    .where(sql<boolean>`system <> (owner in ('provider', 'revenue', 'losses') or owner like 'debt:%')`)
+    .limit(EXAMPLES)
+    .execute();
+}
+
+/** Debt accounts above zero: more collected or written off than was owed. */
+export function overSettledDebts(trx: Trx) {
+  return trx
+    .selectFrom('accounts')
+    .select(['owner', 'balance'])
+    .where('owner', 'like', 'debt:%')
+    .where('balance', '>', 0)
+    .limit(EXAMPLES)
+    .execute();
+}
+
+/** Purchases whose reversals (refunds, disputes) took back more than they credited. */
+export function overReversedPurchases(trx: Trx) {
+  return trx
+    .selectFrom('transfers as v')
+    .innerJoin('transfers as t', 't.id', 'v.reverses')
+    .select(['t.id', 't.amount', sum('v.amount').as('reversed')])
+    .groupBy(['t.id', 't.amount'])
+    .having(sql<number>`sum(v.amount)`, '>', sql<number>`t.amount`)
     .limit(EXAMPLES)
     .execute();
 }

@@ -8,7 +8,8 @@ import * as repo from './reconciliation.repository.ts';
  * - ledger_balanced: all postings sum to zero, and so do all balances, and every transfer's postings;
  * - balances_match_postings: each cached balance equals the sum of its account's postings;
  * - purchases_match_payments: every payment received is exactly one purchase and the reverse, and
- *   the provider's balance is minus the points bought (net of refunded purchases);
+ *   the provider's balance is minus the points bought (net of refunded and reversed purchases);
+ * - debts_match_reversals: no purchase reversed beyond its points, no debt settled beyond what was owed;
  * - revenue_matches_fees: revenue holds the fees of spends, net of refunded ones;
  * - no_negative_user_balance: no user account below zero; system flags on the right accounts;
  * - history_matches_balances: each user's history adds up to their balance.
@@ -39,7 +40,7 @@ export async function reconcile(db: Kysely<PointDatabase>): Promise<point.Reconc
 
     if (t.paid !== t.purchased)
       add('purchases_match_payments', `payments total ${t.paid}, purchases total ${t.purchased}`);
-    const expectedProvider = -(t.paid - t.refundedPurchases);
+    const expectedProvider = -(t.paid - t.refundedPurchases - t.reversed);
     if (t.provider !== expectedProvider) {
       add('purchases_match_payments', `the provider account holds ${t.provider}, expected ${expectedProvider}`);
     }
@@ -53,6 +54,13 @@ export async function reconcile(db: Kysely<PointDatabase>): Promise<point.Reconc
       );
     }
     for (const p of purchases) add('purchases_match_payments', `purchase ${p.id} has no payment (${p.payment_id})`);
+
+    for (const p of await repo.overReversedPurchases(trx)) {
+      add('debts_match_reversals', `purchase ${p.id} of ${p.amount} was reversed by ${p.reversed}`);
+    }
+    for (const d of await repo.overSettledDebts(trx)) {
+      add('debts_match_reversals', `${d.owner} holds ${d.balance}: more was settled than owed`);
+    }
 
     const expectedRevenue = t.fees - t.refundedFees;
     if (t.revenue !== expectedRevenue) {

@@ -60,10 +60,10 @@ describe.skipIf(!dbKinds.includes('postgres'))('point crash safety on postgres',
   async function call(
     method: string,
     path: string,
-    options: { body?: unknown; key?: string; user?: string; roles?: ('admin' | 'viewer')[] } = {},
+    options: { body?: unknown; key?: string; user?: string; roles?: ('admin' | 'viewer')[]; as?: string } = {},
   ) {
     const token = await auth.sign({
-      service: 'bff',
+      service: options.as ?? 'bff',
       ...(options.user && { user: { id: options.user, roles: options.roles ?? ['viewer'] } }),
     });
     const res = await fetch(api + path, {
@@ -112,7 +112,7 @@ describe.skipIf(!dbKinds.includes('postgres'))('point crash safety on postgres',
       const res = await call('POST', '/purchases', {
         body: { userId: user, paymentId: randomUUID(), amount: 100_000 },
         key: randomUUID(),
-        user,
+        as: 'payment',
       });
       expect(res.status).toBe(201);
     }

@@ -20,12 +20,7 @@ export function write(
 }
 
 export async function purchase(p: TestPlatform, userId: string, amount: number) {
-  const res = await write(
-    p,
-    '/purchases',
-    { userId, paymentId: `pay_${randomUUID()}`, amount },
-    { user: { id: userId } },
-  );
+  const res = await write(p, '/purchases', { userId, paymentId: `pay_${randomUUID()}`, amount }, { as: 'payment' });
   expect(res.status).toBe(201);
   return res.body as { transferId: string; balance: number };
 }

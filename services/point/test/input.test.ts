@@ -150,7 +150,7 @@ describe.each(dbKinds)('point input and statements on %s', (kind) => {
       p,
       '/purchases',
       { userId: user, paymentId: randomUUID(), amount: 50 },
-      { user: { id: user } },
+      { as: 'payment' },
     );
     expect(bought.headers.get('livehouse-db-queries')).toBe('5');
     const key = randomUUID();

@@ -51,17 +51,12 @@ describe.each(dbKinds)('point against a model on %s', (kind) => {
         const balance = users.map(() => 0);
         const history: { transferId: string; kind: string; amount: number }[][] = users.map(() => []);
         const transfers: ModelTransfer[] = [];
-        const sent: {
-          path: string;
-          body: unknown;
-          user: { id: string; roles?: 'admin'[] };
-          key: string;
-          answer: unknown;
-        }[] = [];
-        const post = async (path: string, body: unknown, user: { id: string; roles?: 'admin'[] }) => {
+        type As = { user: { id: string; roles?: 'admin'[] } } | { as: 'payment' };
+        const sent: { path: string; body: unknown; who: As; key: string; answer: unknown }[] = [];
+        const post = async (path: string, body: unknown, who: As) => {
           const key = randomUUID();
-          const res = await write(p, path, body, { user, key });
-          sent.push({ path, body, user, key, answer: res.body });
+          const res = await write(p, path, body, { ...who, key });
+          sent.push({ path, body, who, key, answer: res.body });
           return res;
         };
 
@@ -70,7 +65,7 @@ describe.each(dbKinds)('point against a model on %s', (kind) => {
             const res = await post(
               '/purchases',
               { userId: users[c.user], paymentId: randomUUID(), amount: c.amount },
-              { id: users[c.user] as string },
+              { as: 'payment' },
             );
             expect(res.status).toBe(201);
             balance[c.user] = (balance[c.user] ?? 0) + c.amount;
@@ -88,7 +83,7 @@ describe.each(dbKinds)('point against a model on %s', (kind) => {
           } else if (c.t === 'spend') {
             const to = (c.from + c.offset) % USERS;
             const body = { fromUserId: users[c.from], toUserId: users[to], amount: c.amount, reason: 'model' };
-            const res = await post('/spends', body, { id: users[c.from] as string });
+            const res = await post('/spends', body, { user: { id: users[c.from] as string } });
             if ((balance[c.from] ?? 0) < c.amount) {
               expect(res.status).toBe(409);
               expect(res.body.error.code).toBe('insufficient_points');
@@ -115,7 +110,7 @@ describe.each(dbKinds)('point against a model on %s', (kind) => {
           } else if (c.t === 'refund') {
             const target = transfers[c.pick % Math.max(transfers.length, 1)];
             if (!target) continue;
-            const res = await post(`/transfers/${target.id}/refund`, undefined, admin);
+            const res = await post(`/transfers/${target.id}/refund`, undefined, { user: admin });
             const takenBack = target.amount - target.fee;
             if (target.refunded) {
               expect(res.status).toBe(409);
@@ -137,7 +132,7 @@ describe.each(dbKinds)('point against a model on %s', (kind) => {
             // A retried request: the stored answer, whatever happened since, and nothing moves.
             const earlier = sent[c.pick % Math.max(sent.length, 1)];
             if (!earlier) continue;
-            const res = await write(p, earlier.path, earlier.body, { user: earlier.user, key: earlier.key });
+            const res = await write(p, earlier.path, earlier.body, { ...earlier.who, key: earlier.key });
             expect(res.body).toEqual(earlier.answer);
           }
         }

@@ -93,12 +93,12 @@ describe.each(dbKinds)('point on %s', (kind) => {
   it('when a payment id is reported twice under different keys, then the points are credited once', async () => {
     const viewer = randomUUID();
     const body = { userId: viewer, paymentId: `pay_${randomUUID()}`, amount: 40 };
-    const first = await write(p, '/purchases', body, { as: 'billing' });
-    const second = await write(p, '/purchases', body, { as: 'billing' });
+    const first = await write(p, '/purchases', body, { as: 'payment' });
+    const second = await write(p, '/purchases', body, { as: 'payment' });
     expect(second.status).toBe(201);
     expect(second.body.transferId).toBe(first.body.transferId);
     expect(await balanceOf(p, viewer)).toBe(40);
-    const other = await write(p, '/purchases', { ...body, amount: 41 }, { as: 'billing' });
+    const other = await write(p, '/purchases', { ...body, amount: 41 }, { as: 'payment' });
     expect(other.body.error.code).toBe('payment_id_reused');
   });
 
@@ -127,5 +127,84 @@ describe.each(dbKinds)('point on %s', (kind) => {
     );
     expect(byStamp.status).toBe(201);
     expect(await balanceOf(p, viewer)).toBe(9);
+  });
+});
+
+describe.each(dbKinds)('point reversals and debts on %s', (kind) => {
+  let p: TestPlatform;
+  beforeAll(async () => {
+    p = await startTestPlatform([pointService], kind, pointConfig());
+  });
+  afterAll(() => p?.close());
+
+  const reverse = (purchaseId: string, total: number, reference: string, key?: string) =>
+    write(
+      p,
+      `/transfers/${purchaseId}/reversals`,
+      { total, cause: 'refund', reference },
+      { as: 'payment', ...(key && { key }) },
+    );
+  const wallet = async (userId: string) => (await p.call('point', 'GET', `/wallets/${userId}`, { user: admin })).body;
+
+  it('when a purchase partly spent is reversed, then the wallet gives what it holds, the rest is a debt that blocks spends until an admin settles it', async () => {
+    const buyer = randomUUID();
+    const streamer = randomUUID();
+    const bought = await purchase(p, buyer, 100);
+    expect((await spend(p, buyer, streamer, 60)).status).toBe(201);
+
+    const key = randomUUID();
+    const first = await reverse(bought.transferId, 100, 're_1', key);
+    expect([first.status, first.body]).toEqual([
+      201,
+      expect.objectContaining({ purchaseId: bought.transferId, userId: buyer, reversed: 100, taken: 40, debt: 60 }),
+    ]);
+    expect(await wallet(buyer)).toEqual({ userId: buyer, balance: 0, debt: 60 });
+    expect((await reverse(bought.transferId, 100, 're_1', key)).body).toEqual(first.body);
+    const again = await reverse(bought.transferId, 100, 're_1');
+    expect(again.body).toMatchObject({ transferId: null, reversed: 100, taken: 0, debt: 0 });
+    await expectReconciled(p);
+
+    // Points received later do not let the debtor spend.
+    const fan = randomUUID();
+    await purchase(p, fan, 30);
+    expect((await spend(p, fan, buyer, 30)).status).toBe(201);
+    const blocked = await spend(p, buyer, streamer, 5);
+    expect([blocked.status, blocked.body.error.code]).toEqual([409, 'debt_outstanding']);
+
+    const settle = (method: string) => write(p, `/wallets/${buyer}/debt/settlements`, { method }, { user: admin });
+    expect(
+      (await write(p, `/wallets/${buyer}/debt/settlements`, { method: 'collect' }, { user: { id: buyer } })).status,
+    ).toBe(403);
+    const collected = await settle('collect');
+    expect(collected.body).toEqual({ userId: buyer, settled: 27, debt: 33, balance: 0 });
+    const written = await settle('write_off');
+    expect(written.body).toEqual({ userId: buyer, settled: 33, debt: 0, balance: 0 });
+    expect(await wallet(buyer)).toEqual({ userId: buyer, balance: 0, debt: 0 });
+    expect((await historyOf(p, buyer)).map((e) => [e.kind, e.amount])).toEqual([
+      ['purchase', 100],
+      ['spend', -60],
+      ['reversal', -40],
+      ['receive', 27],
+      ['debt_collection', -27],
+      ['debt_write_off', 0],
+    ]);
+    await purchase(p, buyer, 10);
+    expect((await spend(p, buyer, streamer, 5)).status).toBe(201);
+    await expectReconciled(p);
+  });
+
+  it('when a user, an admin or another service asks for a reversal, then 403 and nothing moves', async () => {
+    const buyer = randomUUID();
+    const bought = await purchase(p, buyer, 10);
+    for (const who of [{ user: { id: buyer } }, { user: admin }, { as: 'stamp' }]) {
+      const res = await write(
+        p,
+        `/transfers/${bought.transferId}/reversals`,
+        { total: 10, cause: 'dispute', reference: 'dp_1' },
+        who,
+      );
+      expect(res.status).toBe(403);
+    }
+    expect(await wallet(buyer)).toEqual({ userId: buyer, balance: 10, debt: 0 });
   });
 });

@@ -35,7 +35,7 @@ describe.each(dbKinds)('stamp on %s', (kind) => {
     (await p.call('point', 'GET', `/wallets/${userId}`, { as: 'stamp' })).body.balance as number;
   const buy = async (user: User, amount: number) => {
     const res = await p.call('point', 'POST', '/purchases', {
-      user,
+      as: 'payment',
       headers: { 'idempotency-key': randomUUID() },
       body: { userId: user.id, paymentId: randomUUID(), amount },
     });
