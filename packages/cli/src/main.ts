@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { ConfigError } from '@livehouse/kit';
+import { infraValuesCommand } from './infra-values.ts';
 import { planIpsMain } from './plan-ips.ts';
 import { seedCommand } from './seed.ts';
 import { migrate, serve } from './serve.ts';
@@ -13,6 +14,8 @@ const USAGE = `usage: livehouse <command>
                                          run one service (what a pod runs); --workers: one process per core
   plan-ips [options]                     pod IPs needed at full scale against the subnets, or a Terraform root's
                                          (--from deploy/terraform/envs/prod; see --help)
+  infra-values [--outputs FILE]          terraform output -json of an environment → the components the manifests
+                                         include (see --help)
   migrate <service> --config FILE        apply the service's pending migrations
   seed [--data DIR]                      demo data into a running 'livehouse up' (idempotent)
 
@@ -22,6 +25,10 @@ async function main(argv: string[]) {
   // plan-ips has options of its own.
   if (argv[0] === 'plan-ips') {
     process.exitCode = await planIpsMain(argv.slice(1));
+    return;
+  }
+  if (argv[0] === 'infra-values') {
+    process.exitCode = infraValuesCommand(argv.slice(1));
     return;
   }
   const { values, positionals } = parseArgs({
