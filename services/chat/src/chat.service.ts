@@ -3,6 +3,7 @@ import { chat, type contents, type EventEnvelope } from '@livehouse/contracts';
 import { AppError, type Caller, notFound, type ServiceClient } from '@livehouse/kit';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
+import { Gauge, type Registry } from 'prom-client';
 import { Compile } from 'typebox/compile';
 import type { RawData, WebSocket } from 'ws';
 import type { ChatConfig } from './chat.config.ts';
@@ -40,6 +41,8 @@ export interface ChatHubOptions {
   logger: FastifyBaseLogger;
   viewers: ViewerCounter;
   slots: SocketSlots;
+  /** The service's metrics registry: open sockets per pod (the chat HPA scales on it). */
+  metrics?: Registry;
 }
 
 /** An upgrade chat accepted: its room, and the socket slots it holds until `release`. */
@@ -92,6 +95,17 @@ export class ChatHub {
     this.#persister = new Persister(options.db, options.logger, options.config.persistIntervalMs);
     this.#reporter = new ViewerReporter(options.viewers, options.contents, options.logger, this.instanceId);
     this.#slots = options.slots;
+    if (options.metrics) {
+      const hub = this;
+      new Gauge({
+        name: 'livehouse_chat_connections',
+        help: 'Open client WebSockets on this chat instance (the chat HPA averages it per pod)',
+        registers: [options.metrics],
+        collect() {
+          this.set(hub.connections());
+        },
+      });
+    }
     this.#log.onResubscribed(() => {
       for (const room of this.#rooms.values())
         void room.then(
@@ -542,6 +556,13 @@ export class ChatHub {
       lastId: Math.max(await this.#log.head(streamId), room?.lastId ?? 0),
       settings: room?.settings ?? (await this.settings(info.channelId)),
     };
+  }
+
+  /** Open client sockets on this instance, over every room. */
+  connections() {
+    let open = 0;
+    for (const room of this.#opened.values()) open += room.clients.size;
+    return open;
   }
 
   // ── housekeeping ────────────────────────────────────────────────────────────────────

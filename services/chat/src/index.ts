@@ -77,6 +77,7 @@ export const chatService = defineService<{ chat: typeof ChatConfig }, ChatDataba
       logger: ctx.log,
       viewers,
       slots,
+      metrics: ctx.metrics.registry,
     });
     chatHubs.set(app.server, hub);
     chatHubs.set(ctx, hub);
