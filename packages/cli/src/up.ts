@@ -55,6 +55,15 @@ export async function up(options: { dataDir: string; fresh: boolean }) {
         ...(name === 'thumbnail' && {
           thumbnail: { storage: { kind: 'filesystem', dir: join(dataDir, 'thumbnails') } },
         }),
+        ...(name === 'ingest' && {
+          ingest: {
+            rtmp: { port: 1935 + offset },
+            workDir: join(dataDir, 'ingest-work'),
+            storage: { kind: 'filesystem', dir: join(dataDir, 'media') },
+            // Ctrl-C gives live streams a moment, within the 10 s shutdown bound.
+            drainMs: 3000,
+          },
+        }),
       }),
       logger: (name) => root.child({ service: name }),
     },

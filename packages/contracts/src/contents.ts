@@ -110,6 +110,8 @@ export const Stream = Type.Object({
   durationSeconds: Type.Union([Type.Integer(), Type.Null()]),
   viewerCount: Type.Integer(),
   peakViewerCount: Type.Integer(),
+  /** The recording, registered by ingest once the ended stream's VOD playlist is final. */
+  archive: Type.Union([Type.Object({ durationSeconds: Type.Number(), registeredAt: Timestamp }), Type.Null()]),
   createdAt: Timestamp,
 });
 export type Stream = Static<typeof Stream>;
@@ -160,3 +162,12 @@ export const ListQuery = CursorQuery;
 
 export const StreamPage = Page(Stream);
 export type StreamPage = Static<typeof StreamPage>;
+
+// ── ingest (RTMP publishes drive the stream's state) ─────────────────────────────────
+
+/** The VOD of an ended stream, its duration summed from the segments' durations. */
+export const RegisterArchiveBody = Type.Object(
+  { durationSeconds: Type.Number({ minimum: 0, maximum: 7 * 24 * 3600 }) },
+  { additionalProperties: false },
+);
+export type RegisterArchiveBody = Static<typeof RegisterArchiveBody>;

@@ -5,6 +5,7 @@ export * as contents from './contents.ts';
 export * from './errors.ts';
 export * from './events.ts';
 export * as payment from './payment.ts';
+export * as media from './media.ts';
 export * as point from './point.ts';
 export * as stamp from './stamp.ts';
 export * as thumbnail from './thumbnail.ts';

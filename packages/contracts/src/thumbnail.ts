@@ -12,6 +12,8 @@ export const ThumbnailSource = Type.Union([
   Type.Literal('upload'),
   Type.Literal('channel_image_url'),
   Type.Literal('card'),
+  /** A frame of the live video, sent by ingest every few seconds. */
+  Type.Literal('live_frame'),
 ]);
 export type ThumbnailSource = Static<typeof ThumbnailSource>;
 

@@ -172,6 +172,8 @@ function streamQuery(db: Db) {
       'streams.duration_seconds',
       'streams.viewer_count',
       'streams.peak_viewer_count',
+      'streams.archive_seconds',
+      'streams.archive_registered_at',
       'streams.created_at',
       'channels.owner_id',
       'channels.title as channel_title',
@@ -200,6 +202,10 @@ export function toStream(r: StreamResult): contents.Stream {
     durationSeconds: r.duration_seconds,
     viewerCount: r.viewer_count,
     peakViewerCount: r.peak_viewer_count,
+    archive:
+      r.archive_seconds !== null && r.archive_registered_at
+        ? { durationSeconds: r.archive_seconds, registeredAt: r.archive_registered_at.toISOString() }
+        : null,
     createdAt: r.created_at.toISOString(),
   };
 }

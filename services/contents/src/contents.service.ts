@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { contents } from '@livehouse/contracts';
 import { AppError, type Caller, forbidden, notFound, pgErrorCode, requireUser, writeEvent } from '@livehouse/kit';
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import * as repo from './contents.repository.ts';
 import type { ContentsDatabase } from './db.ts';
 
@@ -151,31 +151,8 @@ export async function transition(db: Db, caller: Caller, id: string, action: Str
           `cannot ${action} a stream that is ${row.state}: only a ${move.from} stream can become ${move.to}`,
         );
       }
-      const now = new Date();
-      if (action === 'start') {
-        await repo.markLive(trx, id, now);
-        await writeEvent(trx, 'stream.started', id, {
-          streamId: id,
-          channelId: row.channel_id,
-          ownerId: row.owner_id,
-          title: row.title,
-          categoryId: row.category_id,
-          startedAt: now.toISOString(),
-        });
-      } else {
-        const startedAt = row.started_at as Date; // a live stream always has one (check constraint)
-        const durationSeconds = Math.max(0, Math.floor((now.getTime() - startedAt.getTime()) / 1000));
-        await repo.markEnded(trx, id, now, durationSeconds);
-        await writeEvent(trx, 'stream.ended', id, {
-          streamId: id,
-          channelId: row.channel_id,
-          ownerId: row.owner_id,
-          startedAt: startedAt.toISOString(),
-          endedAt: now.toISOString(),
-          durationSeconds,
-          peakViewerCount: row.peak_viewer_count,
-        });
-      }
+      if (action === 'start') await startLocked(trx, row, new Date());
+      else await endLocked(trx, row, new Date());
     })
     .catch((err: unknown) => {
       // The partial unique index: one live stream per channel.
@@ -184,6 +161,37 @@ export async function transition(db: Db, caller: Caller, id: string, action: Str
       throw err;
     });
   return readStream(db, id);
+}
+
+type LockedStream = NonNullable<Awaited<ReturnType<typeof repo.lockStream>>>;
+
+/** scheduled → live on a locked row, with its event in the same transaction. */
+export async function startLocked(trx: Transaction<ContentsDatabase>, row: LockedStream, now: Date) {
+  await repo.markLive(trx, row.id, now);
+  await writeEvent(trx, 'stream.started', row.id, {
+    streamId: row.id,
+    channelId: row.channel_id,
+    ownerId: row.owner_id,
+    title: row.title,
+    categoryId: row.category_id,
+    startedAt: now.toISOString(),
+  });
+}
+
+/** live → ended on a locked row, with its event in the same transaction. */
+export async function endLocked(trx: Transaction<ContentsDatabase>, row: LockedStream, now: Date) {
+  const startedAt = row.started_at as Date; // a live stream always has one (check constraint)
+  const durationSeconds = Math.max(0, Math.floor((now.getTime() - startedAt.getTime()) / 1000));
+  await repo.markEnded(trx, row.id, now, durationSeconds);
+  await writeEvent(trx, 'stream.ended', row.id, {
+    streamId: row.id,
+    channelId: row.channel_id,
+    ownerId: row.owner_id,
+    startedAt: startedAt.toISOString(),
+    endedAt: now.toISOString(),
+    durationSeconds,
+    peakViewerCount: row.peak_viewer_count,
+  });
 }
 
 export async function setViewerCount(db: Db, id: string, count: number): Promise<contents.ViewerCount> {

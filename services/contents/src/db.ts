@@ -36,6 +36,8 @@ export interface StreamsTable {
   duration_seconds: number | null;
   viewer_count: Generated<number>;
   peak_viewer_count: Generated<number>;
+  archive_seconds: Generated<number | null>;
+  archive_registered_at: Generated<Date | null>;
   created_at: ColumnType<Date, never, never>;
 }
 

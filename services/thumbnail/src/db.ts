@@ -23,7 +23,7 @@ export interface ThumbnailsTable {
   /** base64url of the first 16 bytes of the SHA-256 of the file: the ETag and the `v` of its URL. */
   etag: string;
   storage_key: string;
-  source: 'upload' | 'channel_image_url' | 'card';
+  source: 'upload' | 'channel_image_url' | 'card' | 'live_frame';
   generated_at: ColumnType<Date, Date, never>;
 }
 

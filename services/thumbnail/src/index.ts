@@ -7,6 +7,7 @@ import { JobWorker } from './jobs.worker.ts';
 import { PendingWork, Semaphore } from './limit.ts';
 import * as init from './migrations/0001_thumbnails.ts';
 import * as streamStartedJobs from './migrations/0002_stream_started_jobs.ts';
+import * as liveFrames from './migrations/0003_live_frames.ts';
 import { RemoteImageFetcher } from './remote-image.ts';
 import { thumbnailRoutes } from './thumbnail.routes.ts';
 import type { ThumbnailDeps } from './thumbnail.service.ts';
@@ -42,7 +43,11 @@ function instance(ctx: Ctx) {
 export const thumbnailService = defineService<typeof thumbnailConfig, ThumbnailDatabase>({
   name: 'thumbnail',
   config: thumbnailConfig,
-  migrations: { '0001_thumbnails': init, '0002_stream_started_jobs': streamStartedJobs },
+  migrations: {
+    '0001_thumbnails': init,
+    '0002_stream_started_jobs': streamStartedJobs,
+    '0003_live_frames': liveFrames,
+  },
   dependsOn: ['contents'],
   routes: async (app, ctx) => {
     const { deps } = instance(ctx);

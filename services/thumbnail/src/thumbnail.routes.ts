@@ -97,6 +97,19 @@ export async function thumbnailRoutes(app: ServiceApp, deps: ThumbnailDeps) {
         return service.uploadChannelImage(deps, request.caller, request.params.channelId, request.body, contentType);
       },
     );
+    scope.put(
+      '/streams/:streamId/frame',
+      {
+        bodyLimit: deps.config.upload.maxBytes,
+        schema: { params: thumbnail.StreamParams, response: { 200: thumbnail.StreamThumbnails } },
+      },
+      async (request) => {
+        if (!Buffer.isBuffer(request.body) || mediaType(request.headers['content-type']) !== 'image/jpeg') {
+          throw new AppError('unsupported_media_type', 'send the frame as image/jpeg');
+        }
+        return service.liveFrame(deps, request.caller, request.params.streamId, request.body);
+      },
+    );
   });
 }
 

@@ -61,10 +61,14 @@ async function sourceImage(deps: ThumbnailDeps, facts: StreamFacts) {
  * one transaction and deletes the files they replace. URLs carry the content hash, so one never
  * changes meaning, and the same inputs give the same URLs again.
  */
-export async function generate(deps: ThumbnailDeps, facts: StreamFacts): Promise<thumbnail.StreamThumbnails> {
+export async function generate(
+  deps: ThumbnailDeps,
+  facts: StreamFacts,
+  frame?: Buffer,
+): Promise<thumbnail.StreamThumbnails> {
   const { config, storage } = deps;
   const { source, variants } = await deps.renders.run(async () => {
-    const { source, image } = await sourceImage(deps, facts);
+    const { source, image } = frame ? { source: 'live_frame' as const, image: frame } : await sourceImage(deps, facts);
     return { source, variants: await renderVariants(image, config.sizes, config.formats, config.quality) };
   });
   const generatedAt = new Date();
@@ -194,6 +198,16 @@ export async function uploadChannelImage(
     bytes: image.data.length,
     updatedAt: updatedAt.toISOString(),
   };
+}
+
+/**
+ * `PUT /streams/:streamId/frame`: ingest sends a frame of the live video; it is validated like an
+ * upload, then becomes the stream's thumbnails (new URLs: they carry the content hash).
+ */
+export async function liveFrame(deps: ThumbnailDeps, caller: Caller, streamId: string, body: Buffer) {
+  if (caller.service !== 'ingest' || caller.user) throw new AppError('forbidden', 'only ingest sends live frames');
+  const image = await deps.renders.run(() => normalizeImage(body, 'image/jpeg', deps.config.upload));
+  return generate(deps, { streamId, channelId: null, title: '', category: null, imageUrl: null }, image.data);
 }
 
 export async function listThumbnails(deps: ThumbnailDeps, streamIds: readonly string[]) {

@@ -1,0 +1,445 @@
+import { EventEmitter } from 'node:events';
+import { mkdirSync } from 'node:fs';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ObjectStorage } from '@livehouse/kit/storage';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { IngestConfig, RenditionConfig } from './config.ts';
+import type { IngestDatabase } from './db.ts';
+import { type FfmpegRun, ffmpegArgs, probe, startFfmpeg } from './ffmpeg.ts';
+import {
+  codecString,
+  masterPlaylist,
+  mediaPlaylist,
+  parseMediaPlaylist,
+  type Segment,
+  segmentName,
+  type Variant,
+} from './hls.ts';
+import * as repo from './ingest.repository.ts';
+import type { TagKind } from './rtmp.adapter.ts';
+import { flvHeader } from './rtmp.adapter.ts';
+
+export const M3U8 = 'application/vnd.apple.mpegurl';
+export const TS = 'video/mp2t';
+
+/** Storage keys of a stream: one folder per stream id (never the key). */
+export const keys = {
+  master: (id: string) => `streams/${id}/master.m3u8`,
+  media: (id: string, rendition: string) => `streams/${id}/${rendition}/index.m3u8`,
+  segment: (id: string, rendition: string, seq: number) => `streams/${id}/${rendition}/${segmentName(seq)}`,
+  archive: (id: string) => `streams/${id}/archive.m3u8`,
+};
+
+export interface LiveDeps {
+  config: IngestConfig;
+  db: Kysely<IngestDatabase>;
+  storage: ObjectStorage;
+  log: FastifyBaseLogger;
+  onSpeed: (streamId: string, speed: number) => void;
+  onRestart: (streamId: string) => void;
+  onSegment: (streamId: string, rendition: string, bytes: number) => void;
+}
+
+interface Track {
+  rendition: RenditionConfig;
+  segments: Segment[];
+  /** ffmpeg file names of the current run already taken. */
+  seen: Set<string>;
+  nextSeq: number;
+  variant?: Variant;
+  bytes: number;
+  seconds: number;
+  newestFile?: string;
+  /** The next segment starts a new timeline (a new ffmpeg run after earlier segments). */
+  discontinuity: boolean;
+}
+
+/** The archive and the passthrough rendition: the ladder's copied source (config validation requires one). */
+export const archiveRendition = (ladder: readonly RenditionConfig[]) =>
+  (ladder.find((r) => r.copy) ?? { name: 'source', copy: true, audioKbps: 128 }) as RenditionConfig;
+
+/**
+ * One live stream on this instance: the publisher's FLV tags into one supervised ffmpeg, ffmpeg's
+ * segments into storage under our own numbering, our own playlists (live window, master, archive).
+ * ffmpeg runs are numbered ("epochs"): a restart or a republish starts a new one, which the
+ * playlists mark as a discontinuity.
+ */
+export class Live {
+  readonly streamId: string;
+  readonly channelId: string;
+  readonly transcoded: boolean;
+  readonly renditions: readonly RenditionConfig[];
+  readonly events = new EventEmitter();
+  state: 'publishing' | 'reconnecting' | 'ended' = 'publishing';
+  speed: number | undefined;
+  #deps: LiveDeps;
+  #tracks: Map<string, Track>;
+  #archive: Track;
+  #epoch: number;
+  #ffmpeg: FfmpegRun | undefined;
+  #ffmpegExited: Promise<unknown> = Promise.resolve();
+  #headers: { metadata?: Buffer; audio?: Buffer; video?: Buffer } = {};
+  #waitingKeyframe = true;
+  #poller: NodeJS.Timeout | undefined;
+  #polling: Promise<void> | undefined;
+  #restarts: number[] = [];
+  #masterWritten = false;
+  #ended = false;
+  /** Serializes attach, detach, restarts and the end. */
+  #chain: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    deps: LiveDeps,
+    stream: { streamId: string; channelId: string; transcoded: boolean; epoch: number; archived: Segment[] },
+  ) {
+    this.#deps = deps;
+    this.streamId = stream.streamId;
+    this.channelId = stream.channelId;
+    this.transcoded = stream.transcoded;
+    this.renditions = stream.transcoded ? deps.config.ladder : [archiveRendition(deps.config.ladder)];
+    this.#tracks = new Map(
+      this.renditions.map((r) => [
+        r.name,
+        { rendition: r, segments: [], seen: new Set(), nextSeq: 0, bytes: 0, seconds: 0, discontinuity: false },
+      ]),
+    );
+    this.#archive = this.#tracks.get(archiveRendition(deps.config.ladder).name) as Track;
+    // A stream taken over from another instance continues its archive's numbering.
+    this.#archive.segments = stream.archived.slice(-deps.config.liveWindow);
+    const last = stream.archived.at(-1);
+    if (last) for (const t of this.#tracks.values()) t.nextSeq = last.seq + 1;
+    this.#epoch = stream.epoch;
+  }
+
+  #run<T>(task: () => Promise<T>): Promise<T> {
+    const next = this.#chain.then(task, task);
+    this.#chain = next.catch(() => {});
+    return next;
+  }
+
+  get #dir() {
+    return join(this.#deps.config.workDir, this.streamId);
+  }
+  #epochDir(epoch: number) {
+    return join(this.#dir, `e${epoch}`);
+  }
+
+  /** A publisher (first or resumed) is on: a new ffmpeg run. */
+  attach() {
+    return this.#run(async () => {
+      if (this.#ended) throw new Error('the stream has ended');
+      await this.#ffmpegExited;
+      await this.#collect(this.#epoch);
+      this.state = 'publishing';
+      this.#headers = {};
+      this.#startEpoch();
+      await repo.setState(this.#deps.db, this.streamId, 'publishing', this.#epoch);
+    });
+  }
+
+  /** The publisher is gone: ffmpeg finishes the segment in progress; the grace window is the caller's. */
+  detach() {
+    return this.#run(async () => {
+      if (this.#ended) return;
+      this.state = 'reconnecting';
+      this.#ffmpeg?.end();
+      await repo.setState(this.#deps.db, this.streamId, 'reconnecting');
+    });
+  }
+
+  onTag(tag: Buffer, kind: TagKind) {
+    if (kind === 'metadata') this.#headers.metadata = tag;
+    else if (kind === 'audio-header') this.#headers.audio = tag;
+    else if (kind === 'video-header') this.#headers.video = tag;
+    const ffmpeg = this.#ffmpeg;
+    if (!ffmpeg) return;
+    if (this.#waitingKeyframe) {
+      if (kind !== 'keyframe') {
+        if (kind !== 'audio' && kind !== 'video') ffmpeg.write(tag);
+        return;
+      }
+      this.#waitingKeyframe = false;
+    }
+    ffmpeg.write(tag);
+  }
+
+  #startEpoch() {
+    this.#epoch += 1;
+    const epoch = this.#epoch;
+    for (const t of this.#tracks.values()) {
+      t.seen.clear();
+      t.discontinuity = t.nextSeq > 0;
+    }
+    const { config, log } = this.#deps;
+    // ffmpeg's hls muxer creates files, not folders.
+    for (const r of this.renditions) mkdirSync(join(this.#epochDir(epoch), r.name), { recursive: true });
+    const run = startFfmpeg(config.ffmpeg, ffmpegArgs(config, this.renditions, this.#epochDir(epoch)), {
+      onSpeed: (speed) => {
+        this.speed = speed;
+        this.#deps.onSpeed(this.streamId, speed);
+      },
+      onStderr: (line) => log.warn({ streamId: this.streamId, epoch, ffmpeg: line }, 'ffmpeg says'),
+    });
+    this.#ffmpeg = run;
+    this.#waitingKeyframe = true;
+    // What a new run needs before the next keyframe: the FLV header and the codec headers seen so far.
+    run.write(flvHeader());
+    for (const tag of [this.#headers.metadata, this.#headers.audio, this.#headers.video]) if (tag) run.write(tag);
+    this.#ffmpegExited = run.exited.then(async ({ code, signal }) => {
+      if (this.#ffmpeg === run) this.#ffmpeg = undefined;
+      await this.#collect(epoch).catch(() => {});
+      if (this.state === 'publishing' && !this.#ended) {
+        log.warn({ streamId: this.streamId, epoch, code, signal }, 'ffmpeg died mid-stream: restarting it');
+        this.#deps.onRestart(this.streamId);
+        void this.#restart();
+      }
+    });
+    this.#ensurePoller();
+  }
+
+  async #restart() {
+    const now = Date.now();
+    this.#restarts = this.#restarts.filter((t) => now - t < 60_000);
+    this.#restarts.push(now);
+    // Crash loops back off: 0.2 s, 0.4 s, … up to 5 s.
+    const delay = Math.min(5000, 100 * 2 ** this.#restarts.length);
+    await new Promise((r) => setTimeout(r, delay));
+    await this.#run(async () => {
+      if (this.state !== 'publishing' || this.#ended || this.#ffmpeg) return;
+      this.#startEpoch();
+      await repo.setState(this.#deps.db, this.streamId, 'publishing', this.#epoch);
+    });
+  }
+
+  /** For tests and the supervisor's own test: the running ffmpeg's pid. */
+  get ffmpegPid() {
+    return this.#ffmpeg?.process.pid;
+  }
+
+  #ensurePoller() {
+    if (this.#poller) return;
+    this.#poller = setInterval(() => {
+      if (!this.#polling) this.#polling = this.#collect(this.#epoch).finally(() => (this.#polling = undefined));
+    }, 100);
+    this.#poller.unref();
+  }
+
+  /** Takes every segment ffmpeg has finished in this run, in order, into storage and the playlists. */
+  async #collect(epoch: number) {
+    for (const track of this.#tracks.values()) {
+      const dir = join(this.#epochDir(epoch), track.rendition.name);
+      let text: string;
+      try {
+        text = await readFile(join(dir, 'index.m3u8'), 'utf8');
+      } catch {
+        continue;
+      }
+      for (const listed of parseMediaPlaylist(text)) {
+        if (track.seen.has(listed.uri)) continue;
+        let body: Buffer;
+        try {
+          body = await readFile(join(dir, listed.uri));
+        } catch {
+          track.seen.add(listed.uri); // deleted already (we were too slow): a gap, not a stall
+          continue;
+        }
+        track.seen.add(listed.uri);
+        await this.#addSegment(track, epoch, listed.uri, listed.duration, body, join(dir, listed.uri));
+      }
+    }
+  }
+
+  async #addSegment(track: Track, epoch: number, uri: string, duration: number, body: Buffer, file: string) {
+    const { storage, db, config } = this.#deps;
+    const name = track.rendition.name;
+    const segment: Segment = { seq: track.nextSeq++, duration, discontinuity: track.discontinuity };
+    track.discontinuity = false;
+    await storage.put(keys.segment(this.streamId, name, segment.seq), body, TS);
+    if (track === this.#archive) {
+      await repo.addArchiveSegment(db, this.streamId, segment, body.length, `e${epoch}/${uri}`);
+      await writeEventArchive(this.#deps, this.streamId);
+    } else {
+      // Lower renditions live only as long as the live window needs them.
+      const old = segment.seq - config.liveWindow - 4;
+      if (old >= 0) void storage.delete([keys.segment(this.streamId, name, old)]).catch(() => {});
+    }
+    track.segments.push(segment);
+    if (track.segments.length > config.liveWindow * 4)
+      track.segments.splice(0, track.segments.length - config.liveWindow * 2);
+    track.bytes += body.length;
+    track.seconds += duration;
+    track.newestFile = file;
+    await storage.put(keys.media(this.streamId, name), Buffer.from(this.#livePlaylist(track)), M3U8);
+    if (!track.variant) await this.#describe(track, file, body.length, duration);
+    this.#deps.onSegment(this.streamId, name, body.length);
+    this.events.emit('segment', name, segment.seq);
+  }
+
+  #targetDuration(track: Track) {
+    return Math.max(this.#deps.config.segmentSeconds, ...track.segments.map((s) => s.duration));
+  }
+
+  #livePlaylist(track: Track, ended = false) {
+    const text = mediaPlaylist(track.segments, {
+      kind: 'live',
+      window: this.#deps.config.liveWindow,
+      targetDuration: this.#targetDuration(track),
+    });
+    return ended ? `${text}#EXT-X-ENDLIST\n` : text;
+  }
+
+  /** The master playlist is written once every rendition has a segment to measure. */
+  async #describe(track: Track, file: string, bytes: number, duration: number) {
+    const r = track.rendition;
+    try {
+      const p = await probe(this.#deps.config.ffprobe, file);
+      const measured = Math.round((bytes * 8) / Math.max(duration, 0.5));
+      const configured = r.videoKbps ? (Math.round(r.videoKbps * 1.1) + r.audioKbps) * 1000 : 0;
+      track.variant = {
+        name: r.name,
+        bandwidth: Math.max(configured, Math.round(measured * 1.2)),
+        width: p.width,
+        height: p.height,
+        codecs: codecString(
+          p.hasVideo
+            ? { ...(p.videoProfile && { profile: p.videoProfile }), ...(p.videoLevel && { level: p.videoLevel }) }
+            : undefined,
+          p.hasAudio ? (p.audioProfile ?? 'LC') : undefined,
+        ),
+      };
+    } catch (err) {
+      this.#deps.log.warn(
+        { err, streamId: this.streamId, rendition: r.name },
+        'ffprobe failed: retrying on the next segment',
+      );
+      return;
+    }
+    const variants = [...this.#tracks.values()].map((t) => t.variant);
+    if (!this.#masterWritten && variants.every((v) => v !== undefined)) {
+      this.#masterWritten = true;
+      await this.#deps.storage.put(
+        keys.master(this.streamId),
+        Buffer.from(masterPlaylist(variants as Variant[])),
+        M3U8,
+      );
+      this.events.emit('master');
+    }
+  }
+
+  /** The newest archive segment on local disk (a live thumbnail's source). */
+  get newestFrameSource() {
+    return this.#archive.newestFile;
+  }
+
+  get hasMaster() {
+    return this.#masterWritten;
+  }
+
+  /**
+   * The end: ffmpeg finishes, the last segments are stored, the live playlists get ENDLIST and the
+   * work folder goes. The archive's VOD is written by the caller from the database.
+   */
+  end() {
+    return this.#run(async () => {
+      if (this.#ended) return;
+      this.#ended = true;
+      this.state = 'ended';
+      this.#ffmpeg?.end();
+      const exited = this.#ffmpegExited;
+      // An ffmpeg that does not finish within 10 s is killed: what it wrote so far is kept.
+      const timer = setTimeout(() => this.#ffmpeg?.kill(), 10_000);
+      await exited;
+      clearTimeout(timer);
+      if (this.#poller) clearInterval(this.#poller);
+      await this.#polling;
+      await this.#collect(this.#epoch);
+      for (const track of this.#tracks.values()) {
+        if (track.segments.length === 0) continue;
+        await this.#deps.storage.put(
+          keys.media(this.streamId, track.rendition.name),
+          Buffer.from(this.#livePlaylist(track, true)),
+          M3U8,
+        );
+      }
+      this.events.emit('ended');
+      await rm(this.#dir, { recursive: true, force: true });
+    });
+  }
+
+  /** Whether ffmpeg's run folder still exists (tests: nothing is left behind). */
+  async workDirExists() {
+    return stat(this.#dir).then(
+      () => true,
+      () => false,
+    );
+  }
+}
+
+/**
+ * After a crash: segments ffmpeg finished on this machine but that were never stored (the window
+ * between its rename and our copy) are stored now, in order, after the ones already archived.
+ * Only the segment being written when the process died (a .tmp file) is lost.
+ */
+export async function recoverWorkDir(
+  deps: Pick<LiveDeps, 'config' | 'db' | 'storage'>,
+  streamId: string,
+  rendition: string,
+): Promise<number> {
+  const archived = await repo.archiveSegments(deps.db, streamId);
+  const known = new Set(archived.map((s) => s.source));
+  let next = (archived.at(-1)?.seq ?? -1) + 1;
+  let added = 0;
+  const dir = join(deps.config.workDir, streamId);
+  const epochs = await readdir(dir)
+    .then((names) => names.filter((n) => /^e\d+$/.test(n)).sort((a, b) => Number(a.slice(1)) - Number(b.slice(1))))
+    .catch(() => [] as string[]);
+  for (const epoch of epochs) {
+    const base = join(dir, epoch, rendition);
+    const text = await readFile(join(base, 'index.m3u8'), 'utf8').catch(() => '');
+    let first = true;
+    for (const listed of parseMediaPlaylist(text)) {
+      if (known.has(`${epoch}/${listed.uri}`)) {
+        first = false;
+        continue;
+      }
+      const body = await readFile(join(base, listed.uri)).catch(() => undefined);
+      if (!body) continue;
+      const segment = { seq: next++, duration: listed.duration, discontinuity: first && archived.length + added > 0 };
+      first = false;
+      await deps.storage.put(keys.segment(streamId, rendition, segment.seq), body, TS);
+      await repo.addArchiveSegment(deps.db, streamId, segment, body.length, `${epoch}/${listed.uri}`);
+      added++;
+    }
+  }
+  await rm(dir, { recursive: true, force: true });
+  return added;
+}
+
+/** The archive as a finished VOD playlist, from the segments the database lists; its duration. */
+export async function finalizeArchive(deps: Pick<LiveDeps, 'db' | 'storage' | 'config'>, streamId: string) {
+  const segments = await repo.archiveSegments(deps.db, streamId);
+  const archive = archiveRendition(deps.config.ladder).name;
+  const target = Math.max(deps.config.segmentSeconds, ...segments.map((s) => s.duration));
+  if (segments.length > 0) {
+    await deps.storage.put(
+      keys.archive(streamId),
+      Buffer.from(mediaPlaylist(segments, { kind: 'vod', prefix: `${archive}/`, targetDuration: target })),
+      M3U8,
+    );
+  }
+  return { segments: segments.length, durationSeconds: segments.reduce((sum, s) => sum + s.duration, 0) };
+}
+
+/** The archive while the stream is live (EVENT: grows, never shrinks). */
+export async function writeEventArchive(deps: Pick<LiveDeps, 'db' | 'storage' | 'config'>, streamId: string) {
+  const segments = await repo.archiveSegments(deps.db, streamId);
+  const archive = archiveRendition(deps.config.ladder).name;
+  const target = Math.max(deps.config.segmentSeconds, ...segments.map((s) => s.duration));
+  await deps.storage.put(
+    keys.archive(streamId),
+    Buffer.from(mediaPlaylist(segments, { kind: 'event', prefix: `${archive}/`, targetDuration: target })),
+    M3U8,
+  );
+}
