@@ -29,7 +29,18 @@ export const MediaStatus = Type.Object({
   /** The archive is a finished VOD (ENDLIST). */
   archiveFinal: Type.Boolean(),
 });
-export type MediaStatus = Static<typeof MediaStatus>;
+export type OriginStatus = Static<typeof MediaStatus>;
+
+/** The edge's answer: the origin's, plus the URLs a player opens (absolute, on the edge's public base). */
+export const PlaybackStatus = Type.Object({
+  ...MediaStatus.properties,
+  baseUrl: Type.String(),
+  /** The live master playlist while the stream is live. */
+  liveUrl: Type.Union([Type.String(), Type.Null()]),
+  /** The archive: a growing EVENT playlist while live, the finished VOD once it ended. */
+  vodUrl: Type.Union([Type.String(), Type.Null()]),
+});
+export type PlaybackStatus = Static<typeof PlaybackStatus>;
 
 /** Paths of a stream's playlists, relative to the edge's public base URL. */
 export const mediaPaths = {

@@ -7,6 +7,7 @@ import {
   RedisRateLimiter,
   ResilientBackend,
   rateLimited,
+  ServiceClient,
 } from '@livehouse/kit';
 import type { JSONWebKeySet } from 'jose';
 import { Counter } from 'prom-client';
@@ -75,6 +76,16 @@ export const bffService = defineService({
         new ResilientBackend(client, { timeoutMs: own.commandTimeoutMs, ...own.backends[name] }, backendMetrics),
       ]),
     );
+    // The media plane is optional (an API-only deployment has none): the edge is a backend only when configured.
+    const edgeUrl = ctx.config.services.edge;
+    if (edgeUrl) {
+      const edge = new ServiceClient('edge', edgeUrl, { caller: 'bff', auth: ctx.internalAuth });
+      app.addHook('onClose', () => edge.close());
+      backends.set(
+        'edge',
+        new ResilientBackend(edge, { timeoutMs: own.commandTimeoutMs, ...own.backends.edge }, backendMetrics),
+      );
+    }
     const degradedCounter = new Counter({
       name: 'bff_degraded_sections_total',
       help: 'View sections answered from a last known value or a default, by view and section',

@@ -18,6 +18,8 @@ export const edgeConfig = {
       blockingReloadMs: Type.Integer({ minimum: 100, maximum: 30_000, default: 6_000 }),
       originTimeoutMs: Type.Integer({ minimum: 100, default: 10_000 }),
       originConnections: Type.Integer({ minimum: 1, maximum: 1024, default: 64 }),
+      /** The URL players reach this edge at (behind the CDN), e.g. https://media.example.com; empty: the Host header. */
+      publicBaseUrl: Type.String({ pattern: '^(https?://[^\\s/]+(/[^\\s]*[^/\\s])?)?$', default: '' }),
       /** Origins allowed to read the media from a browser player: `*`, or a list. */
       corsOrigins: Type.Array(Type.String({ minLength: 1 }), { default: ['*'] }),
     },

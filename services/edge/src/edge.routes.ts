@@ -58,8 +58,24 @@ export async function edgeRoutes(app: ServiceApp, cache: EdgeCache, config: Edge
     answer(reply, 'archive', await cache.get('archive', `/streams/${request.params.streamId}/archive.m3u8`)),
   );
 
-  app.get('/streams/:streamId/status', { schema: { params: media.StreamParams } }, async (request, reply) =>
-    answer(reply, 'status', await cache.get('status', `/streams/${request.params.streamId}/status`)),
+  // For the BFF's views: what plays now and where (a dead origin makes this 503, so the view says degraded).
+  app.get(
+    '/streams/:streamId/status',
+    { schema: { params: media.StreamParams, response: { 200: media.PlaybackStatus } } },
+    async (request, reply): Promise<media.PlaybackStatus> => {
+      const { streamId } = request.params;
+      const entry = await cache.get('status', `/streams/${streamId}/status`);
+      if (entry.status !== 200) return answer(reply, 'status', entry) as never;
+      const origin = JSON.parse(entry.body.toString('utf8')) as media.OriginStatus;
+      const baseUrl = config.publicBaseUrl || `${request.protocol}://${request.host}`;
+      reply.header('cache-control', 'no-store');
+      return {
+        ...origin,
+        baseUrl,
+        liveUrl: origin.live ? baseUrl + media.mediaPaths.master(streamId) : null,
+        vodUrl: origin.archive ? baseUrl + media.mediaPaths.archive(streamId) : null,
+      };
+    },
   );
 
   app.get(

@@ -33,7 +33,7 @@ export async function originRoutes(
   app.get(
     '/media/streams/:streamId/status',
     { schema: { params: media.StreamParams } },
-    async (request): Promise<media.MediaStatus> => {
+    async (request): Promise<media.OriginStatus> => {
       const { streamId } = request.params;
       const [master, archive] = await Promise.all([
         storage.get(keys.master(streamId)),

@@ -45,7 +45,7 @@ describe('bad RTMP input', () => {
   let m: MediaPlatform;
   beforeAll(async () => {
     m = await startMedia('pglite', { thumbnailIntervalMs: 0, transcodeSlots: 0 });
-  }, 60_000);
+  }, 120_000);
   afterAll(() => m?.close());
 
   it('when garbage, no key, a second publisher, a key in a query or a huge chunk size arrive, then each is refused, logged without the key, writes nothing, and the live stream goes on', async () => {

@@ -7,10 +7,10 @@ import { contentsService } from '@livehouse/contents';
 import { edgeService } from '@livehouse/edge';
 import { generateDevSecrets, InternalAuth, loggerOptions, startPlatform } from '@livehouse/kit';
 import { type DbKind, openTestBackend, type TestBackend, type TestBody } from '@livehouse/kit/testing';
-import type { FastifyBaseLogger } from 'fastify';
-import { pino } from 'pino';
 import { freePort } from '@livehouse/kit/testing/ports';
 import { thumbnailService } from '@livehouse/thumbnail';
+import type { FastifyBaseLogger } from 'fastify';
+import { pino } from 'pino';
 import { expect } from 'vitest';
 import { ingestService } from '../src/index.ts';
 

@@ -1,4 +1,4 @@
-import type { contents, point, stamp, timeline as tl, user } from '@livehouse/contracts';
+import type { contents, media, point, stamp, timeline as tl, user } from '@livehouse/contracts';
 import type { Section, SectionContext } from '../compose.ts';
 
 /** Sections more than one view uses. Timeouts are per backend call; the request budget caps them all. */
@@ -111,3 +111,27 @@ export const timeline: Section<tl.TimelinePage> = {
   fetch: (ctx) =>
     ctx.backend('timeline').get(`/users/${me(ctx)}/timeline`, { ...opts(ctx), query: { limit: 20 }, user: ctx.user! }),
 };
+
+/**
+ * Where a player watches a stream (live master or archive VOD), from the edge (which asks ingest):
+ * the edge or ingest down makes this section degraded, and the view answers without playback URLs.
+ * A BFF without `services.edge` (an API-only deployment) has no media plane: null, not degraded.
+ */
+export function playback(dependsOn: string, streamIdOf: (result: unknown) => string | null | undefined) {
+  return {
+    backend: 'edge',
+    timeoutMs: 300,
+    fallback: null,
+    dependsOn: [dependsOn],
+    when: (ctx) => Boolean(streamIdOf(ctx.results[dependsOn])),
+    fetch: async (ctx) => {
+      let edge: ReturnType<SectionContext['backend']>;
+      try {
+        edge = ctx.backend('edge');
+      } catch {
+        return null;
+      }
+      return edge.get<media.PlaybackStatus>(`/streams/${streamIdOf(ctx.results[dependsOn])}/status`, opts(ctx));
+    },
+  } satisfies Section<media.PlaybackStatus | null>;
+}

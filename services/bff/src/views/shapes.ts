@@ -1,4 +1,4 @@
-import type { contents, point, stamp, timeline as tl, user } from '@livehouse/contracts';
+import type { contents, media, point, stamp, timeline as tl, user } from '@livehouse/contracts';
 import { type TSchema, Type } from 'typebox';
 import type { ViewName } from './views.ts';
 
@@ -13,6 +13,21 @@ const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 export const Meta = Type.Object({
   degraded: Type.Array(Type.String(), { description: 'sections answered from a last known value or a default' }),
 });
+
+/**
+ * What a player opens: the live master playlist, and the archive (an EVENT playlist while live, the
+ * finished VOD once ended). Both null when the media plane (edge, ingest) did not answer: see meta.degraded.
+ */
+const Playback = Type.Object({ live: Nullable(Type.String()), vod: Nullable(Type.String()) });
+const playbackOf = (r: Results) => {
+  const p = r.playback as media.PlaybackStatus | null;
+  return { live: p?.liveUrl ?? null, vod: p?.vodUrl ?? null };
+};
+/** An archive's VOD on the edge: its URL is known once the edge has told its public base. */
+const vodUrl = (r: Results, a: contents.Stream) => {
+  const base = (r.playback as media.PlaybackStatus | null)?.baseUrl;
+  return base !== undefined && a.archive ? `${base}/streams/${a.id}/archive.m3u8` : null;
+};
 
 // ── app: compact ─────────────────────────────────────────────────────────────────────
 
@@ -184,6 +199,7 @@ export const shapes: Record<'app' | 'web', Record<ViewName, Shape>> = {
         catalogVersion: Nullable(Type.String()),
         topSupporters: Type.Array(Type.Object({ handle: Nullable(Type.String()), points: Type.Integer() })),
         balance: Nullable(Type.Integer()),
+        playback: Playback,
         meta: Meta,
       }),
       shape: (r) => {
@@ -198,6 +214,7 @@ export const shapes: Record<'app' | 'web', Record<ViewName, Shape>> = {
             points: x.points,
           })),
           balance: balance(r),
+          playback: playbackOf(r),
         };
       },
     },
@@ -207,9 +224,15 @@ export const shapes: Record<'app' | 'web', Record<ViewName, Shape>> = {
         streamer: Nullable(AppUser),
         live: Nullable(AppStreamCard),
         archives: Type.Array(
-          Type.Object({ id: Type.String(), title: Type.String(), durationSeconds: Nullable(Type.Integer()) }),
+          Type.Object({
+            id: Type.String(),
+            title: Type.String(),
+            durationSeconds: Nullable(Type.Integer()),
+            vodUrl: Nullable(Type.String()),
+          }),
         ),
         viewerFollows: Type.Boolean(),
+        playback: Playback,
         meta: Meta,
       }),
       shape: (r) => {
@@ -224,8 +247,10 @@ export const shapes: Record<'app' | 'web', Record<ViewName, Shape>> = {
             id: a.id,
             title: a.title,
             durationSeconds: a.durationSeconds,
+            vodUrl: vodUrl(r, a),
           })),
           viewerFollows: r.viewerFollows,
+          playback: playbackOf(r),
         };
       },
     },
@@ -312,6 +337,7 @@ export const shapes: Record<'app' | 'web', Record<ViewName, Shape>> = {
           Type.Object({ user: Nullable(WebUser), points: Type.Integer(), stamps: Type.Integer() }),
         ),
         wallet: Nullable(Type.Object({ balance: Type.Integer() })),
+        playback: Playback,
         meta: Meta,
       }),
       shape: (r) => {
@@ -333,6 +359,7 @@ export const shapes: Record<'app' | 'web', Record<ViewName, Shape>> = {
             stamps: x.stamps,
           })),
           wallet: r.wallet ? { balance: balance(r) } : null,
+          playback: playbackOf(r),
         };
       },
     },
@@ -341,8 +368,12 @@ export const shapes: Record<'app' | 'web', Record<ViewName, Shape>> = {
         channel: WebChannel,
         streamer: Nullable(WebUser),
         live: Nullable(WebStream),
-        archives: Type.Object({ items: Type.Array(WebStream), nextCursor: Nullable(Type.String()) }),
+        archives: Type.Object({
+          items: Type.Array(Type.Object({ ...WebStream.properties, vodUrl: Nullable(Type.String()) })),
+          nextCursor: Nullable(Type.String()),
+        }),
         viewerFollows: Type.Boolean(),
+        playback: Playback,
         meta: Meta,
       }),
       shape: (r) => {
@@ -354,8 +385,12 @@ export const shapes: Record<'app' | 'web', Record<ViewName, Shape>> = {
           channel: webChannel(r.channel as contents.Channel),
           streamer: webUser(streamer),
           live: live && webStream(live, byId),
-          archives: { items: archives.items.map((a) => webStream(a, byId)), nextCursor: archives.nextCursor },
+          archives: {
+            items: archives.items.map((a) => ({ ...webStream(a, byId), vodUrl: vodUrl(r, a) })),
+            nextCursor: archives.nextCursor,
+          },
           viewerFollows: r.viewerFollows,
+          playback: playbackOf(r),
         };
       },
     },

@@ -69,6 +69,7 @@ export const views = {
       (r.supporters as stamp.SupporterList).items.map((x) => x.userId),
     ),
     wallet: s.wallet,
+    playback: s.playback('stream', (r) => (r as contents.Stream | null)?.id),
   },
 
   channel: {
@@ -113,6 +114,11 @@ export const views = {
         }),
     },
     viewerFollows: s.viewerFollows('channel', (r) => (r as contents.Channel | null)?.ownerId),
+    // Not live: still asked (with the channel's id), for the edge's base URL of the archives' VODs.
+    playback: s.playback(
+      'channel',
+      (r) => (r as contents.Channel | null)?.liveStreamId ?? (r as contents.Channel | null)?.id,
+    ),
   },
 
   profile: {
