@@ -74,7 +74,9 @@ describe('live video end to end (RTMP → ingest → edge → VOD)', () => {
       await waitFor(`${name} to advance`, async () => (await newest(url)) > before);
     }
     // A segment through the edge: fetched once, then served from its cache.
-    const seg = `${m.edge}/streams/${streamId}/240p/000000.ts`;
+    // (the newest one: lower renditions keep only what the live window needs)
+    const n = await newest(`${m.edge}/streams/${streamId}/240p/index.m3u8`);
+    const seg = `${m.edge}/streams/${streamId}/240p/${String(n).padStart(6, '0')}.ts`;
     const a = await get(seg);
     const b = await get(seg);
     expect([a.status, b.status]).toEqual([200, 200]);
