@@ -187,11 +187,12 @@ describe('each policy rejects its broken fixture', () => {
     ]);
   });
 
-  it('when SSH, the ALB’s HTTP and Redis are open to the internet, then each is named (egress is not)', async () => {
+  it('when SSH, the ALB’s HTTP and Redis are open to the internet, then each is named (egress and the ingest NLB’s 1935 are not)', async () => {
     const { violations } = await run(noWorldOpenSecurityGroups, fixture('security-group-open'));
     expect(violations).toEqual([
       'aws_security_group.bastion.ingress[0]: open to the internet on port 22',
       'aws_vpc_security_group_ingress_rule.alb_http: open to the internet on port 80',
+      'aws_vpc_security_group_ingress_rule.edge_rtmp_range: open to the internet on ports 1900-1999',
       'module.redis.security_group_rules.ingress_anywhere: open to the internet on its default port',
     ]);
   });
