@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import {
@@ -11,6 +11,7 @@ import {
   writeInfraValues,
 } from '@livehouse/cli/infra-values';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parse as parseYamlDoc, stringify as stringifyYaml } from 'yaml';
 import { type K8sObject, parseYaml, render, repoRoot } from './manifests.ts';
 
 const envs = ['dev', 'prod'] as const;
@@ -55,6 +56,56 @@ function renderWith(resources: string[], component: string): K8sObject[] {
   return parseYaml(out);
 }
 
+/** The environment component as it would be wired: its own image tag only (the repository comes from Terraform). */
+interface EnvComponent {
+  images?: { name: string; newName?: string; newTag?: string }[];
+}
+
+function envWithoutRepository(env: string): EnvComponent {
+  const component: EnvComponent = parseYamlDoc(
+    readFileSync(join(repoRoot, 'deploy/k8s/overlays', env, 'env/kustomization.yaml'), 'utf8'),
+  );
+  for (const image of component.images ?? []) delete image.newName;
+  return component;
+}
+
+const envTag = (env: string) => envWithoutRepository(env).images?.[0]?.newTag;
+
+/**
+ * An overlay folder as it would be wired: the base service, then `../env` (without newName), then the generated
+ * component, and the folder's own patches without host, certificate or log bucket (only its IngressGroup).
+ */
+function renderWired(env: string, service: string, generated: string): K8sObject[] {
+  const root = mkdtempSync(join(tmpdir(), 'livehouse-wired-'));
+  temps.push(root);
+  mkdirSync(join(root, 'env'));
+  mkdirSync(join(root, service));
+  writeFileSync(join(root, 'env/kustomization.yaml'), stringifyYaml(envWithoutRepository(env)));
+  const folder = join(root, service);
+  writeFileSync(
+    join(folder, 'kustomization.yaml'),
+    stringifyYaml({
+      apiVersion: 'kustomize.config.k8s.io/v1beta1',
+      kind: 'Kustomization',
+      resources: [relative(folder, join(repoRoot, 'deploy/k8s/base/services', service))],
+      components: ['../env', relative(folder, generated)],
+      patches: [
+        {
+          target: { kind: 'Ingress', name: 'bff' },
+          patch: stringifyYaml([
+            {
+              op: 'replace',
+              path: '/metadata/annotations/alb.ingress.kubernetes.io~1group.name',
+              value: `livehouse-${env}`,
+            },
+          ]),
+        },
+      ],
+    }),
+  );
+  return parseYaml(execFileSync(process.env.KUBECTL ?? 'kubectl', ['kustomize', folder], { encoding: 'utf8' }));
+}
+
 function generate(json: string): { values: InfraValues; dir: string } {
   const values = parseOutputs(json);
   const dir = mkdtempSync(join(tmpdir(), 'livehouse-generated-'));
@@ -80,24 +131,24 @@ describe('livehouse infra-values: terraform outputs → the components the manif
       expect(readFileSync(join(generatedDir(env), 'addons/kustomization.yaml'), 'utf8')).toBe(addonsComponent(values));
     });
 
-    it(`when ${env}'s BFF folder is rendered with real outputs, then image and Ingress carry no placeholder`, () => {
+    it(`when ${env}'s BFF folder includes the component after env, then image and Ingress carry no placeholder`, () => {
       const { values, dir } = generate(realOutputs(env));
-      const objects = renderWith([`deploy/k8s/overlays/${env}/bff`], dir);
+      const objects = renderWired(env, 'bff', dir);
       const ingress = objects.find((o) => o.kind === 'Ingress');
       const deployment = objects.find((o) => o.kind === 'Deployment');
       const annotations = ingress?.metadata.annotations ?? {};
       expect(annotations['alb.ingress.kubernetes.io/certificate-arn']).toBe(values.certificate_arn);
       expect(annotations['external-dns.alpha.kubernetes.io/hostname']).toBe(values.api_host);
       expect(annotations['alb.ingress.kubernetes.io/security-groups']).toBe(values.alb_security_group_id);
+      expect(annotations['alb.ingress.kubernetes.io/load-balancer-attributes']).toBe(loadBalancerAttributes(values));
       expect(ingress?.spec.rules[0].host).toBe(values.api_host);
       expect(ingress?.spec.tls[0].hosts).toEqual([values.api_host]);
-      expect(strings([ingress?.metadata.annotations, ingress?.spec]).filter((s) => PLACEHOLDERS.test(s))).toEqual([]);
-      // The image: its name (`livehouse` before any overlay renames it) becomes the account's repository.
-      const base = renderWith(['deploy/k8s/base/services/bff'], dir).find((o) => o.kind === 'Deployment');
-      expect(base?.spec.template.spec.containers[0].image).toBe(
-        '444455556666.dkr.ecr.us-west-2.amazonaws.com/livehouse',
-      );
-      expect(deployment?.kind).toBe('Deployment');
+      // The repository from Terraform, the tag from the environment (CI's newTag).
+      const tag = envTag(env);
+      const images = deployment?.spec.template.spec.containers.map((c: { image: string }) => c.image);
+      expect(images).toEqual([`444455556666.dkr.ecr.us-west-2.amazonaws.com/livehouse:${tag}`]);
+      const left = strings([ingress?.metadata.annotations, ingress?.spec, images]).filter((s) => PLACEHOLDERS.test(s));
+      expect(left).toEqual([]);
     });
 
     it(`when ${env}'s load-balancer attributes are generated, then only the log bucket differs from the overlay's`, () => {
