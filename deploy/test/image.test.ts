@@ -1,6 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
 import { dockerEntrypoint, repoRoot } from './manifests.ts';
 
 /** The Dockerfile cannot be built here (no Docker engine): these read it the way a reviewer would. */
@@ -54,4 +57,81 @@ describe('the image', () => {
     // The final stage copies every workspace folder the lockfile installs.
     for (const dir of ['packages/', 'services/']) expect(finalStage).toContain(`COPY ${dir} ${dir}`);
   });
+});
+
+/**
+ * The fonts the card asks for (services/thumbnail/src/card.ts) must come from the packages the image installs: a
+ * fontconfig that sees only those packages' files must know Noto Sans and Noto Sans CJK JP, cover Latin and
+ * Japanese, and change what sharp draws (with no font, a title is boxes).
+ */
+describe('the fonts in the image', () => {
+  const installed = finalStage
+    .filter((l) => /apt-get install/.test(l))
+    .flatMap((l) => l.slice(l.indexOf('apt-get install')).split(/\s+/))
+    .filter((w) => /^[a-z0-9][a-z0-9.+-]+$/.test(w) && !['apt-get', 'install', 'rm'].includes(w));
+  const dir = mkdtempSync(join(tmpdir(), 'livehouse-fonts-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** A fontconfig file that sees only the font files of the given Debian packages (as installed on this machine). */
+  function fontconfigOf(packages: string[], name: string) {
+    const dirs = new Set(
+      packages.flatMap((p) =>
+        execFileSync('dpkg', ['-L', p], { encoding: 'utf8' })
+          .split('\n')
+          .filter((f) => /\.(ttf|otf|ttc)$/.test(f))
+          .map((f) => dirname(f)),
+      ),
+    );
+    const file = join(dir, `${name}.conf`);
+    writeFileSync(
+      file,
+      `<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig>${[...dirs].map((d) => `<dir>${d}</dir>`).join('')}<cachedir>${join(dir, `${name}-cache`)}</cachedir></fontconfig>`,
+    );
+    return file;
+  }
+  const fcList = (config: string, pattern: string) =>
+    execFileSync('fc-list', [pattern, 'family'], {
+      encoding: 'utf8',
+      env: { ...process.env, FONTCONFIG_FILE: config },
+    });
+
+  it('when the final stage is read, then it installs Noto Sans and Noto Sans CJK (and fontconfig)', () => {
+    expect(installed).toEqual(expect.arrayContaining(['fontconfig', 'fonts-noto-core', 'fonts-noto-cjk']));
+  });
+
+  it('when only the installed font packages are visible, then the card’s families exist and cover Latin and Japanese', () => {
+    const config = fontconfigOf(
+      installed.filter((p) => p.startsWith('fonts-')),
+      'image',
+    );
+    const families = fcList(config, ':');
+    expect(families).toMatch(/^Noto Sans(,|$)/m);
+    expect(families).toMatch(/Noto Sans CJK JP/);
+    expect(fcList(config, ':charset=65e5 672c 3042').trim()).not.toBe(''); // 日 本 あ
+    expect(fcList(config, ':charset=41 7a').trim()).not.toBe(''); // A z
+  });
+
+  it('when a Japanese title is drawn with the image’s fonts, then sharp draws other pixels than with no font', () => {
+    // Run from services/thumbnail so that `sharp` resolves as the service resolves it.
+    const script = `import { createHash } from 'node:crypto';
+import sharp from 'sharp';
+import { cardSvg } from ${JSON.stringify(pathToFileURL(join(repoRoot, 'services/thumbnail/src/card.ts')).href)};
+const raw = await sharp(Buffer.from(cardSvg({ title: '配信中です Live', category: null }, 640, 360))).raw().toBuffer();
+console.log(createHash('sha256').update(raw).digest('hex'));`;
+    const draw = (config: string) =>
+      execFileSync(join(repoRoot, 'node_modules/.bin/node'), ['--input-type=module', '-e', script], {
+        cwd: join(repoRoot, 'services/thumbnail'),
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH, FONTCONFIG_FILE: config },
+      }).trim();
+    const withFonts = draw(
+      fontconfigOf(
+        installed.filter((p) => p.startsWith('fonts-')),
+        'drawn',
+      ),
+    );
+    const withNone = draw(fontconfigOf([], 'none'));
+    expect(withFonts).toMatch(/^[0-9a-f]{64}$/);
+    expect(withFonts).not.toBe(withNone);
+  }, 60_000);
 });

@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,16 +5,21 @@ import { join } from 'node:path';
 import { freePort } from '@livehouse/kit/testing/ports';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, stringify } from 'yaml';
-import { dockerEntrypoint, type K8sObject, render, repoRoot } from './manifests.ts';
+import { type K8sObject, render } from './manifests.ts';
+import { type Running, runContainer as run, waitFor200 } from './pod.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: manifests are read field by field
 type Any = any;
 
-const CONFIG_PATH = '/etc/livehouse/application.yaml';
 const tmp = mkdtempSync(join(tmpdir(), 'livehouse-serve-'));
-const children: ChildProcess[] = [];
+const children: Running[] = [];
+const runContainer = (container: Any, env: NodeJS.ProcessEnv, configFile: string) => {
+  const r = run(container, env, configFile);
+  children.push(r);
+  return r;
+};
 afterAll(() => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  for (const c of children) if (c.child.exitCode === null) c.child.kill('SIGKILL');
   rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -31,45 +35,6 @@ function secretFor(name: string) {
     default:
       throw new Error(`no test value for the pod's environment variable ${name}`);
   }
-}
-
-/** Runs a container of the pod the way the kubelet would with the image: ENTRYPOINT + the manifest's args. */
-function runContainer(container: Any, env: NodeJS.ProcessEnv, configFile: string) {
-  const [program, ...entryArgs] = dockerEntrypoint();
-  expect(program).toBe('node');
-  expect(container.command).toBeUndefined();
-  const args = (container.args as string[]).map((a) => (a === CONFIG_PATH ? configFile : a));
-  const child = spawn(join(repoRoot, 'node_modules/.bin/node'), [...entryArgs!, ...args], {
-    cwd: repoRoot,
-    env: { PATH: process.env.PATH, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let output = '';
-  child.stdout!.on('data', (d) => {
-    output += d;
-  });
-  child.stderr!.on('data', (d) => {
-    output += d;
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, exited, output: () => output };
-}
-
-async function waitFor200(url: string, timeoutMs: number, alive: () => boolean) {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  while (Date.now() < deadline && alive()) {
-    try {
-      const res = await fetch(url);
-      if (res.status === 200) return res;
-      last = `${res.status} ${await res.text()}`;
-    } catch (err) {
-      last = (err as Error).message;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`${url} did not answer 200 (last: ${last})`);
 }
 
 describe('the rendered dev Deployment of user, run as the image runs it', () => {
