@@ -44,12 +44,40 @@ describe('the delivery flow: tests → image → develop-<sha> in the dev overla
     expect(new Set(images)).toEqual(new Set([`${image.newName}:${image.newTag}`]));
   });
 
-  it('when Argo CD reads the ApplicationSet, then dev follows develop and prod follows main', () => {
-    const [appSet] = ofKind(render('deploy/argocd/apps'), 'ApplicationSet');
-    const list = appSet!.spec.generators[0].matrix.generators[0].list.elements as Any[];
-    expect(list).toEqual([
-      { env: 'dev', revision: 'develop', autoSync: true },
-      { env: 'prod', revision: 'main', autoSync: false },
-    ]);
+  it('when Argo CD reads the ApplicationSets, then dev follows develop and prod a release tag, with separate generators', () => {
+    const appSets = ofKind(render('deploy/argocd/apps'), 'ApplicationSet');
+    const byEnv = (env: string) =>
+      appSets.filter((s) => s.spec.template.metadata.labels['livehouse.dev/environment'] === env);
+    // One ApplicationSet per environment, each with its own generator: a develop that does not render blocks only dev.
+    expect(byEnv('dev')).toHaveLength(1);
+    expect(byEnv('prod')).toHaveLength(1);
+    const [dev, prod] = [byEnv('dev')[0]!, byEnv('prod')[0]!];
+    const revisions = (s: (typeof appSets)[number]) =>
+      new Set([
+        s.spec.template.spec.source.targetRevision,
+        ...(s.spec.generators as Any[]).map((g) => g.git?.revision),
+      ]);
+    expect(revisions(dev)).toEqual(new Set(['develop']));
+    // prod: an immutable release tag, never a branch; the manifests at that tag and its image tag are released together.
+    const [prodRevision] = [...revisions(prod)];
+    expect(revisions(prod).size).toBe(1);
+    expect(prodRevision).toMatch(/^v\d+\.\d+\.\d+$/);
+    const [env] = fixture('../../k8s/overlays/prod/env/kustomization.yaml');
+    expect((env as Any).images.find((i: Any) => i.name === 'livehouse').newTag).toBe(prodRevision);
+  });
+
+  it('when CI commits the dev image tag to develop, then the develop→main pull request still runs CI on its head', () => {
+    const commit = steps('update-dev-overlay').find((s) => String(s.run).includes('git commit'));
+    // GitHub skips push and pull_request runs whose head commit says so; the overlay commit is often the PR's head.
+    expect(commit.run).not.toMatch(/\[(skip ci|ci skip|no ci|skip actions|actions skip)\]|skip-checks:\s*true/i);
+    // Pushes made with GITHUB_TOKEN start no workflow (not even the PR's): the push uses a GitHub App's token…
+    const checkout = steps('update-dev-overlay').find((s) => String(s.uses).startsWith('actions/checkout'));
+    expect(checkout.with.token).toMatch(/steps\.app-token\.outputs\.token/);
+    expect(steps('update-dev-overlay').some((s) => String(s.uses).startsWith('actions/create-github-app-token'))).toBe(
+      true,
+    );
+    // …and a push of that file alone does not build again (no loop).
+    expect(workflow.on.push['paths-ignore']).toContain(devEnvFile);
+    expect(workflow.on.pull_request?.['paths-ignore']).toBeUndefined();
   });
 });

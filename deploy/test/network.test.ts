@@ -51,8 +51,8 @@ function configOf(objects: K8sObject[], pod: Pod): Any {
 function needs(objects: K8sObject[], pod: Pod): Set<string> {
   const out = new Set<string>();
   const config = configOf(objects, pod);
-  const serves = pod.spec?.containers?.some((c: Any) => c.args?.[0] === 'serve');
-  if (serves) {
+  const livehouse = pod.spec?.containers?.some((c: Any) => ['serve', 'migrate'].includes(c.args?.[0]));
+  if (livehouse) {
     out.add('PostgreSQL (RDS)');
     out.add('Redis (ElastiCache)');
   }

@@ -153,9 +153,10 @@ describe('policies', () => {
     expect(externalDnsUpsertOnly(argo(), ingress)).toContainEqual(expect.stringMatching(/outside/));
   });
 
-  it('when the ApplicationSet is expanded, then it yields dev (automated) and prod (manual) Applications', () => {
-    const [appSet] = ofKind(argo(), 'ApplicationSet');
-    const byEnv = Object.fromEntries(applicationSetSyncPolicies(appSet!).map((a) => [a.env, a.syncPolicy]));
+  it('when the ApplicationSets are expanded, then they yield dev (automated) and prod (manual) Applications', () => {
+    const byEnv = Object.fromEntries(
+      ofKind(argo(), 'ApplicationSet').flatMap((s) => applicationSetSyncPolicies(s).map((a) => [a.env, a.syncPolicy])),
+    );
     expect(byEnv.dev.automated).toEqual({ prune: true, selfHeal: true });
     expect(byEnv.prod.automated).toBeUndefined();
   });

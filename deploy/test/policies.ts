@@ -288,23 +288,27 @@ function renderTemplatePatch(template: string, params: Record<string, unknown>):
   return rendered;
 }
 
-/** The Applications an ApplicationSet's list generators (alone or in a matrix) produce, by environment. */
+/**
+ * The Applications an ApplicationSet produces, by environment: one per element of its list generators (alone or in
+ * a matrix), or, without a list, the template's own `livehouse.dev/environment` label.
+ */
 export function applicationSetSyncPolicies(appSet: K8sObject): { env: string; syncPolicy: Any }[] {
   const lists = (appSet.spec.generators as Any[]).flatMap((g) => [
     ...(g.list ? [g.list] : []),
     ...(g.matrix?.generators ?? []).filter((x: Any) => x.list).map((x: Any) => x.list),
   ]);
-  return lists.flatMap((l: Any) =>
-    (l.elements as Record<string, unknown>[]).map((params) => {
-      const patch = appSet.spec.templatePatch
-        ? (parseYaml(renderTemplatePatch(appSet.spec.templatePatch, params)) as Any)
-        : null;
-      return {
-        env: String(params.env),
-        syncPolicy: { ...appSet.spec.template.spec.syncPolicy, ...patch?.spec?.syncPolicy },
-      };
-    }),
-  );
+  const elements: Record<string, unknown>[] = lists.flatMap((l: Any) => l.elements);
+  if (elements.length === 0)
+    elements.push({ env: appSet.spec.template.metadata?.labels?.['livehouse.dev/environment'] });
+  return elements.map((params) => {
+    const patch = appSet.spec.templatePatch
+      ? (parseYaml(renderTemplatePatch(appSet.spec.templatePatch, params)) as Any)
+      : null;
+    return {
+      env: String(params.env),
+      syncPolicy: { ...appSet.spec.template.spec.syncPolicy, ...patch?.spec?.syncPolicy },
+    };
+  });
 }
 
 /** dev syncs by itself (with prune and self-heal); prod never does. */

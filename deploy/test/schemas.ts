@@ -6,6 +6,7 @@ const packages: Record<string, string> = {
   'monitoring.coreos.com': '@kubernetes-models/prometheus-operator',
   'karpenter.sh': '@kubernetes-models/karpenter',
   'karpenter.k8s.aws': '@kubernetes-models/karpenter',
+  'external-secrets.io': '@kubernetes-models/external-secrets',
 };
 
 interface Model {
