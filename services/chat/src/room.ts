@@ -11,6 +11,20 @@ export interface StreamInfo {
   state: 'scheduled' | 'live' | 'ended';
 }
 
+/** Moderators of a room: the channel owner and admins. */
+export const isModerator = (info: StreamInfo, user: { id: string; roles: readonly string[] }) =>
+  user.id === info.ownerId || user.roles.includes('admin');
+
+const VISIBLE = new Set(['message', 'stamp']);
+
+/** Messages and stamps that were not deleted, as JSON, in order (what a joining client sees). */
+export function visibleItems(entries: readonly LogEntry[]): string[] {
+  const deleted = new Set<number>();
+  for (const e of entries)
+    if (e.type === 'delete') deleted.add((JSON.parse(e.json) as { messageId: number }).messageId);
+  return entries.filter((e) => VISIBLE.has(e.type) && !deleted.has(e.id)).map((e) => e.json);
+}
+
 export interface RoomOptions {
   log: RoomLog;
   logger: FastifyBaseLogger;

@@ -32,7 +32,7 @@ function startInstance(p: TestPlatform, prefix: string): Promise<Instance> {
   });
   let out = '';
   return new Promise((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error(`chat instance did not start: ${out}`)), 20_000);
+    const timer = setTimeout(() => fail(new Error(`chat instance did not start: ${out}`)), 60_000);
     child.stderr.on('data', (d) => {
       out += d;
     });
@@ -62,7 +62,7 @@ describe.skipIf(!redisUrl || !postgresUrl)('two chat processes on one Redis', ()
       config: (name) => (name === 'chat' ? { redis: { url: redisUrl }, chat: { redisPrefix: prefix } } : {}),
     });
     [a, b] = await Promise.all([startInstance(p, prefix), startInstance(p, prefix)]);
-  }, 40_000);
+  }, 90_000);
   afterAll(async () => {
     for (const i of [a, b]) i?.child.kill('SIGKILL');
     await p?.close();

@@ -2,8 +2,8 @@ import fc from 'fast-check';
 import type { FastifyBaseLogger } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
-import { validateText } from '../src/chat.service.ts';
 import { ChatClient } from '../src/client.ts';
+import { validateText } from '../src/frames.ts';
 import { Room } from '../src/room.ts';
 import { type LogEntry, MemoryRoomLog } from '../src/room-log.ts';
 
