@@ -8,6 +8,7 @@ import { stampService } from '@livehouse/stamp';
 import { thumbnailService } from '@livehouse/thumbnail';
 import { timelineService } from '@livehouse/timeline';
 import { userService } from '@livehouse/user';
+import { webService } from '@livehouse/web';
 
 /** Every service of the platform, and the loopback ports `livehouse up` gives each (API, admin). */
 export const services: Record<string, { definition: AnyServiceDefinition; port: number; adminPort: number }> = {
@@ -20,4 +21,5 @@ export const services: Record<string, { definition: AnyServiceDefinition; port: 
   chat: { definition: chatService, port: 7007, adminPort: 9007 },
   thumbnail: { definition: thumbnailService, port: 7008, adminPort: 9008 },
   bff: { definition: bffService, port: 8080, adminPort: 9080 },
+  web: { definition: webService, port: 3000, adminPort: 9030 },
 };

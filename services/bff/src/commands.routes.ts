@@ -114,6 +114,13 @@ export async function commandRoutes(app: ServiceApp, backends: Map<string, Resil
     else app.delete('/me/following/:userId', route, handler);
   }
 
+  // Public profiles by id, in one call (the web's chat names its posters with it).
+  app.get(
+    '/users',
+    { schema: { ...tag, querystring: user.BatchQuery, response: { 200: user.ProfileList } } },
+    async (request) => b('user').get<user.ProfileList>('/users', { query: { ids: request.query.ids } }),
+  );
+
   for (const direction of ['followers', 'following'] as const) {
     app.get(
       `/users/:id/${direction}`,
@@ -146,6 +153,18 @@ export async function commandRoutes(app: ServiceApp, backends: Map<string, Resil
         user: asStreamer,
       });
       return reply.code(201).send(res.body);
+    },
+  );
+
+  // A new stream key for the caller's channel, shown once; the old one stops working at once.
+  app.post(
+    '/me/channel/stream-key',
+    { schema: { ...tag, response: { 200: contents.StreamKey } } },
+    async (request) => {
+      const me = loggedIn(request);
+      const channel = await b('contents').get<contents.Channel>(`/channels/by-owner/${me.id}`, { user: me });
+      return (await b('contents').call<contents.StreamKey>('POST', `/channels/${channel.id}/stream-key`, { user: me }))
+        .body;
     },
   );
 

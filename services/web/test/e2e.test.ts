@@ -1,0 +1,197 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import type { TestPlatform } from '@livehouse/kit/testing';
+import { chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buyPoints, hlsFixture, liveStreamer, startWeb, type World } from './helpers.ts';
+
+/** Screenshots of each step: test artifacts, git-ignored. */
+const ARTIFACTS = join(import.meta.dirname, '..', 'test-artifacts');
+const CHROMIUM = process.env.LIVEHOUSE_CHROMIUM ?? '/usr/bin/chromium';
+const PASSWORD = 'viewer-password-long';
+
+async function browser(viewport = { width: 1280, height: 720 }) {
+  const dir = await mkdtemp(join(tmpdir(), 'lh-web-chromium-'));
+  const context = await chromium.launchPersistentContext(dir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--autoplay-policy=no-user-gesture-required',
+    ],
+  });
+  return {
+    context,
+    async close() {
+      await context.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Every script the page loaded (entry, chunks, the lazily loaded player), gzipped as a server would send it. */
+async function jsGzipBytes(page: Page, load: () => Promise<unknown>) {
+  const urls = new Set<string>();
+  const onResponse = (r: { url(): string; request(): { resourceType(): string } }) => {
+    if (r.request().resourceType() === 'script') urls.add(r.url());
+  };
+  page.on('response', onResponse);
+  await load();
+  page.off('response', onResponse);
+  let total = 0;
+  for (const url of urls) total += gzipSync(Buffer.from(await (await fetch(url)).arrayBuffer()), { level: 9 }).length;
+  return { total, urls: [...urls] };
+}
+
+const currentTime = (page: Page) =>
+  page.locator('[data-testid=video]').evaluate((v) => (v as unknown as { currentTime: number }).currentTime);
+
+describe('the PC web in Chromium', () => {
+  let p: TestPlatform;
+  let hls: Awaited<ReturnType<typeof hlsFixture>>;
+  let world: World;
+  let web: string;
+  const opened: { close(): Promise<void> }[] = [];
+
+  beforeAll(async () => {
+    await mkdir(ARTIFACTS, { recursive: true });
+    hls = await hlsFixture();
+    p = await startWeb('pglite', { hlsUrlTemplate: hls.url, mediaOrigins: [hls.origin] });
+    web = p.url('web');
+    world = await liveStreamer(p, 'streamer_e2e', { channel: 'Speedrun Club', stream: 'Any% practice, live' });
+  }, 90_000);
+
+  afterAll(async () => {
+    for (const b of opened) await b.close().catch(() => {});
+    await p?.close();
+    await hls?.close();
+  });
+
+  it('when a viewer signs up, follows, watches, chats and sends a paid stamp, then both browsers see it; a dead backend is marked; log out ends the session', async () => {
+    const a = await browser();
+    opened.push(a);
+    const page = await a.context.newPage();
+
+    // Home, logged out: the live stream is listed; its JavaScript is small.
+    const home = await jsGzipBytes(page, () => page.goto(`${web}/`, { waitUntil: 'networkidle' }));
+    expect(home.total).toBeLessThan(30 * 1024);
+    await expect.poll(() => page.locator('[data-testid=live-now] .card').count()).toBeGreaterThan(0);
+    // Keyboard: the first Tab reaches the skip link, with a visible focus ring.
+    await page.keyboard.press('Tab');
+    // (Browser code as strings: this file is type-checked without the DOM library.)
+    const focus = await page.evaluate(`(() => {
+      const el = document.activeElement;
+      const style = getComputedStyle(el);
+      return { cls: el.className, outline: style.outlineStyle, width: style.outlineWidth };
+    })()`);
+    expect(focus).toMatchObject({ cls: 'skip', outline: 'solid', width: '3px' });
+
+    // Sign up through the form; the session is in HttpOnly cookies only.
+    await page.goto(`${web}/signup`);
+    await page.fill('input[name=handle]', 'viewer_e2e');
+    await page.fill('input[name=email]', 'viewer_e2e@example.com');
+    await page.fill('input[name=password]', PASSWORD);
+    await page.click('[data-testid=auth-submit]');
+    await page.waitForURL(`${web}/`);
+    await expect.poll(() => page.locator('[data-testid=whoami]').textContent()).toContain('@viewer_e2e');
+    const cookies = await a.context.cookies(web);
+    const session = cookies.filter((c) => c.name.startsWith('__Host-lh_'));
+    expect(session.map((c) => c.name).sort()).toEqual(['__Host-lh_at', '__Host-lh_csrf', '__Host-lh_rt']);
+    for (const c of session) expect(c).toMatchObject({ httpOnly: true, secure: true, sameSite: 'Lax' });
+    const readable = await page.evaluate<{ cookie: string; storage: string }>(
+      '({ cookie: document.cookie, storage: JSON.stringify(localStorage) })',
+    );
+    expect(readable.cookie).not.toMatch(/lh_at|lh_rt|eyJ/);
+    expect(readable.storage).toBe('{}');
+    await page.screenshot({ path: join(ARTIFACTS, '01-home.png'), fullPage: true });
+
+    await buyPoints(p, 'viewer_e2e', PASSWORD, 100);
+
+    // The stream page: follow, the player plays, everything within the JavaScript budget.
+    const stream = await jsGzipBytes(page, async () => {
+      await page.goto(`${web}/streams/${world.streamId}`);
+      await page.locator('[data-testid=video]').waitFor();
+      await expect.poll(() => currentTime(page), { timeout: 20_000 }).toBeGreaterThan(0.5);
+    });
+    expect(stream.urls.some((u) => u.includes('hls.light'))).toBe(true);
+    expect(stream.total).toBeLessThan(150 * 1024);
+    const t1 = await currentTime(page);
+    await expect.poll(() => currentTime(page), { timeout: 10_000 }).toBeGreaterThan(t1 + 0.5);
+    await page.click('[data-testid=follow]');
+    await expect.poll(() => page.getAttribute('[data-testid=follow]', 'aria-pressed')).toBe('true');
+    await expect.poll(() => page.getAttribute('[data-testid=chat-status]', 'class')).toContain('connected');
+    await page.screenshot({ path: join(ARTIFACTS, '02-stream-playing.png') });
+
+    // A second browser (anonymous) on the same stream sees A's message.
+    const b = await browser();
+    opened.push(b);
+    const other = await b.context.newPage();
+    await other.goto(`${web}/streams/${world.streamId}`);
+    await expect.poll(() => other.getAttribute('[data-testid=chat-status]', 'class')).toContain('connected');
+    await page.fill('[data-testid=chat-input]', 'hello from the e2e test');
+    await page.click('[data-testid=chat-send]');
+    for (const pg of [page, other]) {
+      await expect
+        .poll(() => pg.locator('[data-testid=chat-items]').textContent())
+        .toContain('@viewer_e2e hello from the e2e test');
+    }
+
+    // A paid stamp: the balance drops by its price, and it appears in both chats.
+    const before = Number(await page.getAttribute('[data-testid=balance]', 'data-balance'));
+    expect(before).toBe(100);
+    const paid = page.locator('button[data-stamp]:not([data-price="0"])').first();
+    const price = Number(await paid.getAttribute('data-price'));
+    const stampId = await paid.getAttribute('data-stamp');
+    await paid.click();
+    await expect.poll(() => page.getAttribute('[data-testid=balance]', 'data-balance')).toBe(String(before - price));
+    for (const pg of [page, other]) {
+      await expect.poll(() => pg.locator(`[data-testid=chat-items] [data-stamp-id="${stampId}"]`).count()).toBe(1);
+    }
+    // A stamp dearer than what is left is refused with a clear message, before anything is charged.
+    const dear = page.locator('button[data-stamp]').filter({ has: page.locator('.stamp-price') });
+    const prices = await dear.evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-price'))));
+    const tooDear = prices.findIndex((x) => x > before - price);
+    if (tooDear >= 0) {
+      await dear.nth(tooDear).click();
+      await expect.poll(() => page.locator('[data-testid=stamp-notice]').textContent()).toContain('Not enough points');
+      expect(await page.getAttribute('[data-testid=balance]', 'data-balance')).toBe(String(before - price));
+    }
+
+    // The phone-width stream page.
+    const phone = await browser({ width: 390, height: 844 });
+    opened.push(phone);
+    const small = await phone.context.newPage();
+    await small.goto(`${web}/streams/${world.streamId}`);
+    await small.locator('[data-testid=video]').waitFor();
+    await expect.poll(() => currentTime(small), { timeout: 20_000 }).toBeGreaterThan(0.5);
+    const overflow = await small.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
+    expect(overflow).toBeLessThanOrEqual(0);
+    await small.screenshot({ path: join(ARTIFACTS, '03-stream-phone.png'), fullPage: true });
+
+    // Kill a backend: the page still renders, with the sections it fed marked as unavailable.
+    await p.services.get('stamp')?.built.close();
+    await page.reload();
+    await page.locator('[data-degraded=supporters]').waitFor();
+    expect(await page.locator('[data-testid=stream-title]').textContent()).toBe('Any% practice, live');
+    await page.screenshot({ path: join(ARTIFACTS, '04-stream-degraded.png') });
+
+    // Log out: the cookies are gone and the header offers log in again.
+    await page.click('[data-testid=logout]');
+    await page.waitForURL(`${web}/`);
+    expect(await page.locator('[data-testid=whoami]').count()).toBe(0);
+    const left = (await a.context.cookies(web)).map((c) => c.name);
+    expect(left).not.toContain('__Host-lh_at');
+    expect(left).not.toContain('__Host-lh_rt');
+    console.log(`web e2e: JS gzip home ${home.total} B, stream page ${stream.total} B (${stream.urls.length} scripts)`);
+  }, 120_000);
+});
