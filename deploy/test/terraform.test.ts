@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { allBlocks, instantiate, parseDir, parseFile, tfFilesUnder } from '@livehouse/cli/terraform';
@@ -142,6 +143,16 @@ describe('policies over the real roots', () => {
       `${tf('module.storage.archives_bucket_arn')}/*`,
       tf('module.storage.archives_bucket_arn'),
     ]);
+  });
+  it('when the database URLs are read, then there is one per service that has a schema in the manifests', async () => {
+    const data = await instantiate(join(terraform, 'modules/data'));
+    const services = data.variables.database_services?.default;
+    const withSchema = readdirSync(join(repo, 'deploy/k8s/base/services')).filter((s) =>
+      readFileSync(join(repo, 'deploy/k8s/base/services', s, 'kustomization.yaml'), 'utf8').includes(
+        'components/database',
+      ),
+    );
+    expect([...((services as string[]) ?? [])].sort()).toEqual(withSchema.sort());
   });
 });
 

@@ -134,7 +134,7 @@ module "identities" {
   namespace             = local.namespace
   region                = var.region
   account_id            = data.aws_caller_identity.current.account_id
-  secret_arns           = values(module.data.secret_arns)
+  environment           = local.environment
   thumbnails_bucket_arn = module.storage.thumbnails_bucket_arn
   archives_bucket_arn   = module.storage.archives_bucket_arn
   tags                  = local.tags

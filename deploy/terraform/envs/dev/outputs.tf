@@ -95,8 +95,13 @@ output "role_arns" {
 }
 
 output "secret_names" {
-  description = "Secrets Manager entries for External Secrets (remoteRef.key)."
+  description = "Secrets Manager entries for External Secrets (the SecretStore's prefix + remoteRef.key)."
   value       = module.data.secret_names
+}
+
+output "secrets_reader_role_arns" {
+  description = "The roles the namespace's and the platform's SecretStores name (spec.provider.aws.role)."
+  value       = module.identities.secrets_reader_role_arns
 }
 
 output "database_address" {

@@ -133,42 +133,56 @@ module "redis" {
 }
 
 # ---- Secrets External Secrets reads -------------------------------------------------------------------------------
+# Plain strings under livehouse/<env>/, the keys the manifests' ExternalSecrets name (the namespace's SecretStore adds
+# the prefix): internal-key, redis-url, <service>/database-url, auth/signing-key.
 
 ephemeral "random_password" "internal_key" {
   length  = 64
   special = false
 }
 
+locals {
+  database_url = "postgres://livehouse:${ephemeral.random_password.database.result}@${module.postgres.db_instance_address}:5432/livehouse?sslmode=require"
+  secrets = merge(
+    {
+      "internal-key"     = "the key that signs internal tokens between services"
+      "redis-url"        = "rediss:// URL of the Redis replication group, with its auth token"
+      "auth/signing-key" = "auth's ES256 signing key (PKCS8 PEM), put by the operator"
+    },
+    { for s in var.database_services : "${s}/database-url" => "${s}'s PostgreSQL URL" },
+  )
+}
+
 resource "aws_secretsmanager_secret" "this" {
-  for_each = toset(["internal-key", "database", "redis", "auth-signing-key"])
+  for_each = local.secrets
 
   name                    = "livehouse/${var.environment}/${each.key}"
-  description             = "livehouse ${var.environment}: ${each.key} (read by External Secrets)"
+  description             = "livehouse ${var.environment}: ${each.value} (read by External Secrets)"
   recovery_window_in_days = var.deletion_protection ? 30 : 0
   tags                    = var.tags
 }
 
 resource "aws_secretsmanager_secret_version" "internal_key" {
   secret_id                = aws_secretsmanager_secret.this["internal-key"].id
-  secret_string_wo         = jsonencode({ "internal-key" = ephemeral.random_password.internal_key.result })
+  secret_string_wo         = ephemeral.random_password.internal_key.result
   secret_string_wo_version = var.internal_key_version
 }
 
-resource "aws_secretsmanager_secret_version" "database" {
-  secret_id = aws_secretsmanager_secret.this["database"].id
-  secret_string_wo = jsonencode({
-    url = "postgres://livehouse:${ephemeral.random_password.database.result}@${module.postgres.db_instance_address}:5432/livehouse?sslmode=require"
-  })
-  secret_string_wo_version = var.database_password_version
-}
-
-resource "aws_secretsmanager_secret_version" "redis" {
-  secret_id = aws_secretsmanager_secret.this["redis"].id
-  secret_string_wo = jsonencode({
-    url = "rediss://:${random_password.redis.result}@${module.redis.replication_group_primary_endpoint_address}:6379"
-  })
+resource "aws_secretsmanager_secret_version" "redis_url" {
+  secret_id                = aws_secretsmanager_secret.this["redis-url"].id
+  secret_string_wo         = "rediss://:${random_password.redis.result}@${module.redis.replication_group_primary_endpoint_address}:6379"
   secret_string_wo_version = 1
 }
 
-# The auth service's ES256 signing key (PKCS8 PEM) is not generated here, so that it never sits in the state:
+# Every service connects as the master user until per-service roles exist (creating them needs SQL from inside the
+# VPC, which Terraform here does not reach); each service still owns its own schema.
+resource "aws_secretsmanager_secret_version" "database_url" {
+  for_each = toset(var.database_services)
+
+  secret_id                = aws_secretsmanager_secret.this["${each.key}/database-url"].id
+  secret_string_wo         = local.database_url
+  secret_string_wo_version = var.database_password_version
+}
+
+# auth/signing-key gets no value here, so that the private key never sits in the state:
 # `aws secretsmanager put-secret-value` it once (README, "Create the infrastructure").

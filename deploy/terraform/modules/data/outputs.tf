@@ -7,7 +7,7 @@ output "redis_address" {
 }
 
 output "secret_arns" {
-  description = "The Secrets Manager entries External Secrets reads, by name."
+  description = "The Secrets Manager entries External Secrets reads, by key."
   value       = { for k, s in aws_secretsmanager_secret.this : k => s.arn }
 }
 

@@ -79,3 +79,9 @@ variable "tags" {
   type    = map(string)
   default = {}
 }
+
+variable "database_services" {
+  description = "The services with a PostgreSQL schema: each gets livehouse/<env>/<service>/database-url."
+  type        = list(string)
+  default     = ["auth", "user", "contents", "stamp", "point", "timeline", "chat", "thumbnail"]
+}

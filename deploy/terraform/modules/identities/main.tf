@@ -19,14 +19,21 @@ module "aws_load_balancer_controller" {
   tags = var.tags
 }
 
+# External Secrets: the controller's own role may only assume the readers below; each namespace's SecretStore names
+# its reader (deploy/k8s/platform/secret-store.yaml), so dev's store can never read prod's secrets.
 module "external_secrets" {
   source  = "terraform-aws-modules/eks-pod-identity/aws"
   version = "2.8.1"
 
-  name                                  = "${var.cluster_name}-external-secrets"
-  attach_external_secrets_policy        = true
-  external_secrets_secrets_manager_arns = var.secret_arns
-  external_secrets_create_permission    = false
+  name                 = "${var.cluster_name}-external-secrets"
+  attach_custom_policy = true
+  policy_statements = [
+    {
+      sid       = "AssumeTheNamespaceReaders"
+      actions   = ["sts:AssumeRole", "sts:TagSession"]
+      resources = [for r in aws_iam_role.secrets_reader : r.arn]
+    }
+  ]
 
   associations = {
     controller = {
@@ -37,6 +44,53 @@ module "external_secrets" {
   }
 
   tags = var.tags
+}
+
+locals {
+  # Reader role name => the Secrets Manager prefix it may read.
+  secrets_readers = {
+    "livehouse-${var.environment}-external-secrets" = "livehouse/${var.environment}/"
+    "${var.cluster_name}-platform-external-secrets" = "livehouse/platform/"
+  }
+}
+
+data "aws_iam_policy_document" "secrets_reader_trust" {
+  statement {
+    actions = ["sts:AssumeRole", "sts:TagSession"]
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:aws:iam::${var.account_id}:root"]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "aws:PrincipalArn"
+      values   = ["arn:aws:iam::${var.account_id}:role/${var.cluster_name}-external-secrets-*"]
+    }
+  }
+}
+
+resource "aws_iam_role" "secrets_reader" {
+  for_each = local.secrets_readers
+
+  name               = each.key
+  description        = "External Secrets: read ${each.value}* only"
+  assume_role_policy = data.aws_iam_policy_document.secrets_reader_trust.json
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy" "secrets_reader" {
+  for_each = local.secrets_readers
+
+  role = aws_iam_role.secrets_reader[each.key].id
+  name = "read-secrets"
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect   = "Allow"
+      Action   = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
+      Resource = "arn:aws:secretsmanager:${var.region}:${var.account_id}:secret:${each.value}*"
+    }]
+  })
 }
 
 module "fluent_bit" {

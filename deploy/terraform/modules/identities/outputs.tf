@@ -6,6 +6,11 @@ output "external_secrets_role_arn" {
   value = module.external_secrets.iam_role_arn
 }
 
+output "secrets_reader_role_arns" {
+  description = "The roles the SecretStores name: the environment's namespace and the platform's (monitoring)."
+  value       = { for name, r in aws_iam_role.secrets_reader : name => r.arn }
+}
+
 output "fluent_bit_role_arn" {
   value = module.fluent_bit.iam_role_arn
 }

@@ -15,9 +15,8 @@ variable "account_id" {
   type = string
 }
 
-variable "secret_arns" {
-  description = "The Secrets Manager entries External Secrets may read."
-  type        = list(string)
+variable "environment" {
+  type = string
 }
 
 variable "thumbnails_bucket_arn" {
