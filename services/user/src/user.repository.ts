@@ -1,6 +1,6 @@
-import type { user } from '@livehouse/contracts';
+import { pgErrorCode } from '@livehouse/kit';
 import type { Kysely, Transaction } from 'kysely';
-import type { ProfileRow, UserDatabase } from './db.ts';
+import type { UserDatabase } from './db.ts';
 
 type Db = Kysely<UserDatabase> | Transaction<UserDatabase>;
 
@@ -15,30 +15,25 @@ const profileColumns = [
   'profiles.created_at',
 ] as const;
 
-export function toProfile(row: ProfileRow): user.Profile {
-  return {
-    id: row.id,
-    handle: row.handle,
-    displayName: row.display_name,
-    bio: row.bio,
-    avatarUrl: row.avatar_url,
-    followersCount: row.followers_count,
-    followingCount: row.following_count,
-    createdAt: row.created_at.toISOString(),
-  };
-}
-
-/** Inserts the profile unless one with this id exists; returns undefined when the handle belongs to another id. */
+/**
+ * Inserts the profile unless one with this id exists (then returns that one, if the handle is the same);
+ * `'handle_taken'` when the handle belongs to another id.
+ */
 export async function insertProfile(db: Db, p: { id: string; handle: string; displayName: string }) {
   const inserted = await db
     .insertInto('profiles')
     .values({ id: p.id, handle: p.handle, display_name: p.displayName })
     .onConflict((oc) => oc.doNothing())
     .returning(profileColumns)
-    .executeTakeFirst();
+    .executeTakeFirst()
+    .catch((err: unknown) => {
+      // ON CONFLICT DO NOTHING without a target covers the handle's unique index too; a race can still raise it.
+      if (pgErrorCode(err) === '23505') return 'handle_taken' as const;
+      throw err;
+    });
   if (inserted) return inserted;
   const existing = await db.selectFrom('profiles').select(profileColumns).where('id', '=', p.id).executeTakeFirst();
-  return existing?.handle === p.handle ? existing : undefined;
+  return existing?.handle === p.handle ? existing : 'handle_taken';
 }
 
 export function findProfile(db: Db, id: string) {
@@ -62,15 +57,23 @@ export function updateProfile(
   return db.updateTable('profiles').set(changes).where('id', '=', id).returning(profileColumns).executeTakeFirst();
 }
 
-/** Returns true when a new follow was recorded (false when it already existed). */
+/**
+ * `'followed'` when a new follow was recorded, `'already'` when it existed, `'unknown_user'` when
+ * either user does not exist (the transaction is then aborted: the caller must roll it back).
+ */
 export async function insertFollow(trx: Transaction<UserDatabase>, followerId: string, followeeId: string) {
   const row = await trx
     .insertInto('follows')
     .values({ follower_id: followerId, followee_id: followeeId })
     .onConflict((oc) => oc.doNothing())
     .returning('created_at')
-    .executeTakeFirst();
-  return row !== undefined;
+    .executeTakeFirst()
+    .catch((err: unknown) => {
+      if (pgErrorCode(err) === '23503') return 'unknown_user' as const;
+      throw err;
+    });
+  if (row === 'unknown_user') return row;
+  return row ? ('followed' as const) : ('already' as const);
 }
 
 export async function deleteFollow(trx: Transaction<UserDatabase>, followerId: string, followeeId: string) {

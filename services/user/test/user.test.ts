@@ -26,6 +26,23 @@ describe.each(dbKinds)('user on %s', (kind) => {
     expect(res.headers.get('livehouse-db-queries')).toBe('1');
   });
 
+  it('when a handle belongs to another id, then handle_taken; the same id and handle again is the same profile', async () => {
+    const taken = await p.call('user', 'PUT', `/users/${randomUUID()}`, { as: 'auth', body: { handle: 'user_0' } });
+    expect(taken.status).toBe(409);
+    expect(taken.body.error.code).toBe('handle_taken');
+    const again = await p.call('user', 'PUT', `/users/${ids[0]}`, { as: 'auth', body: { handle: 'user_0' } });
+    expect(again.status).toBe(200);
+    expect(again.body.id).toBe(ids[0]);
+  });
+
+  it('when a user follows an unknown user, then 404 and nothing moves', async () => {
+    const a = ids[5] as string;
+    const res = await p.call('user', 'PUT', `/users/${a}/following/${randomUUID()}`, { user: { id: a } });
+    expect(res.status).toBe(404);
+    expect((await p.call('user', 'GET', `/users/${a}`)).body.followingCount).toBe(0);
+    expect((await p.call('user', 'GET', `/users/${a}/following`)).body.items).toEqual([]);
+  });
+
   it('when a user follows twice, then the follow is recorded once and counts move once', async () => {
     const [a, b] = ids as [string, string];
     for (let i = 0; i < 2; i++) {
