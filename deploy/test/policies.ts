@@ -12,7 +12,8 @@ type Any = any;
 
 const CONFIG_PATH = '/etc/livehouse/application.yaml';
 /** The public service: the only one with an Ingress. Every other livehouse service is a backend. */
-const PUBLIC_SERVICES = new Set(['bff']);
+// The BFF (API) and the edge (HLS for players) are the public entries; every other service is a backend.
+const PUBLIC_SERVICES = new Set(['bff', 'edge']);
 
 const podSpecOf = (o: K8sObject): Any =>
   o.kind === 'CronJob' ? o.spec?.jobTemplate?.spec?.template?.spec : o.spec?.template?.spec;

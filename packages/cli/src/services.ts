@@ -2,6 +2,8 @@ import { authService } from '@livehouse/auth';
 import { bffService } from '@livehouse/bff';
 import { chatService } from '@livehouse/chat';
 import { contentsService } from '@livehouse/contents';
+import { edgeService } from '@livehouse/edge';
+import { ingestService } from '@livehouse/ingest';
 import type { AnyServiceDefinition } from '@livehouse/kit';
 import { pointService } from '@livehouse/point';
 import { stampService } from '@livehouse/stamp';
@@ -20,6 +22,9 @@ export const services: Record<string, { definition: AnyServiceDefinition; port: 
   timeline: { definition: timelineService, port: 7006, adminPort: 9006 },
   chat: { definition: chatService, port: 7007, adminPort: 9007 },
   thumbnail: { definition: thumbnailService, port: 7008, adminPort: 9008 },
+  // Media plane: RTMP on 1935 (ingest.rtmp.port), HLS for players on the edge.
+  ingest: { definition: ingestService, port: 7009, adminPort: 9009 },
+  edge: { definition: edgeService, port: 8081, adminPort: 9081 },
   bff: { definition: bffService, port: 8080, adminPort: 9080 },
   web: { definition: webService, port: 3000, adminPort: 9030 },
 };

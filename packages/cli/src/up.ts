@@ -55,6 +55,18 @@ export async function up(options: { dataDir: string; fresh: boolean }) {
         ...(name === 'thumbnail' && {
           thumbnail: { storage: { kind: 'filesystem', dir: join(dataDir, 'thumbnails') } },
         }),
+        // The BFF's views carry playback URLs from the edge (an optional backend, so named here).
+        ...(name === 'bff' && {
+          services: {
+            ...Object.fromEntries(
+              (services.bff?.definition.dependsOn ?? []).map((d) => [
+                d,
+                `http://127.0.0.1:${(services[d]?.port ?? 0) + offset}`,
+              ]),
+            ),
+            edge: `http://127.0.0.1:${(services.edge?.port ?? 0) + offset}`,
+          },
+        }),
         ...(name === 'ingest' && {
           ingest: {
             rtmp: { port: 1935 + offset },

@@ -70,7 +70,7 @@ export const ingestConfig = {
       /** On SIGTERM: refuse new publishes and wait this long for streams to end (within the spot notice). */
       drainMs: Type.Integer({ minimum: 0, default: 90_000 }),
       /** Names this instance in the stream table; default: the host name (the pod name). */
-      instanceId: Type.String({ minLength: 1, maxLength: 100, default: '' }),
+      instanceId: Type.String({ maxLength: 100, default: '' }),
     },
     { default: {}, additionalProperties: false },
   ),

@@ -1,0 +1,124 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { contentsService } from '@livehouse/contents';
+import { edgeService } from '@livehouse/edge';
+import { ingestService, running } from '@livehouse/ingest';
+import { generateDevSecrets, InternalAuth, openBackend, startPlatform } from '@livehouse/kit';
+import { freePort } from '@livehouse/kit/testing/ports';
+import { thumbnailService } from '@livehouse/thumbnail';
+
+/** The media plane in this process (embedded PGlite in memory), as `livehouse up` runs it, for benchmarks. */
+export async function startMediaPlatform(ingest: Record<string, unknown>) {
+  const dir = await mkdtemp(join(tmpdir(), 'livehouse-bench-media-'));
+  const rtmpPort = await freePort();
+  const backend = await openBackend('memory://');
+  const secrets = generateDevSecrets();
+  const platform = await startPlatform([contentsService, thumbnailService, ingestService, edgeService], {
+    backend,
+    env: secrets,
+    relay: { pollMs: 50 },
+    config: (name) => ({
+      log: { level: 'warn' },
+      ...(name === 'thumbnail' && { thumbnail: { storage: { kind: 'filesystem', dir: join(dir, 'thumbs') } } }),
+      ...(name === 'ingest' && {
+        ingest: {
+          rtmp: { port: rtmpPort },
+          workDir: join(dir, 'work'),
+          storage: { kind: 'filesystem', dir: join(dir, 'media') },
+          drainMs: 500,
+          ...ingest,
+        },
+      }),
+    }),
+  });
+  const auth = new InternalAuth(secrets.LIVEHOUSE_INTERNAL_KEY as string);
+  const streamer = { id: randomUUID(), roles: ['streamer' as const] };
+  const token = (service: string, user?: typeof streamer) => auth.sign({ service, ...(user && { user }) });
+  const [ingestInstance] = [...running];
+  if (!ingestInstance) throw new Error('ingest did not start');
+  return {
+    rtmpUrl: `rtmp://127.0.0.1:${rtmpPort}/live`,
+    edge: platform.url('edge'),
+    edgeAdmin: platform.services.get('edge')?.adminUrl as string,
+    origin: platform.url('ingest'),
+    ingest: ingestInstance,
+    token,
+    async channel() {
+      const res = await fetch(`${platform.url('contents')}/channels`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${await token('bff', streamer)}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ title: 'Bench' }),
+      });
+      const body = (await res.json()) as { channel: { id: string }; streamKey: string };
+      return { channelId: body.channel.id, key: body.streamKey };
+    },
+    async liveStreamId(channelId: string) {
+      for (;;) {
+        const res = await fetch(`${platform.url('contents')}/channels/${channelId}`, {
+          headers: { authorization: `Bearer ${await token('bff')}` },
+        });
+        const body = (await res.json()) as { liveStreamId: string | null };
+        if (body.liveStreamId) return body.liveStreamId;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    async close() {
+      await platform.close();
+      await backend.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * ffmpeg publishing a test pattern with a tone in real time, keyframe every second. `clock` maps the
+ * media seconds it has sent (`-progress` out_time) to the wall clock when it reported them.
+ */
+export function publishPattern(url: string, options: { size: string; seconds?: number }) {
+  const args = [
+    ...['-hide_banner', '-loglevel', 'error', '-progress', 'pipe:1', '-stats_period', '0.1', '-re'],
+    ...['-f', 'lavfi', '-i', `testsrc2=size=${options.size}:rate=30`],
+    ...['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000'],
+    ...(options.seconds ? ['-t', String(options.seconds)] : []),
+    ...['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '30', '-pix_fmt', 'yuv420p'],
+    ...['-c:a', 'aac', '-b:a', '64k', '-f', 'flv', url],
+  ];
+  const child: ChildProcess = spawn('ffmpeg', args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const clock: { media: number; wall: number }[] = [];
+  child.stdout?.setEncoding('utf8').on('data', (text: string) => {
+    for (const m of text.matchAll(/out_time_us=(\d+)/g)) clock.push({ media: Number(m[1]) / 1e6, wall: Date.now() });
+  });
+  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  return {
+    child,
+    exited,
+    /** Wall-clock ms at which media second `t` had been sent (the first report at or past it). */
+    sentAt(t: number) {
+      return clock.find((c) => c.media >= t)?.wall;
+    },
+    stop() {
+      if (child.exitCode === null) child.kill('SIGINT');
+    },
+  };
+}
+
+export function percentile(values: readonly number[], p: number) {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
+}
+
+/** EXTINF durations and segment numbers of a media playlist. */
+export function segmentsOf(playlist: string) {
+  const out: { seq: number; duration: number }[] = [];
+  let duration = 0;
+  for (const line of playlist.split('\n')) {
+    if (line.startsWith('#EXTINF:')) duration = Number.parseFloat(line.slice(8));
+    const m = /^(?:[a-z0-9_-]+\/)?(\d+)\.ts$/.exec(line.trim());
+    if (m) out.push({ seq: Number(m[1]), duration });
+  }
+  return out;
+}
