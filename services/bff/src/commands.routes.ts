@@ -157,16 +157,12 @@ export async function commandRoutes(app: ServiceApp, backends: Map<string, Resil
   );
 
   // A new stream key for the caller's channel, shown once; the old one stops working at once.
-  app.post(
-    '/me/channel/stream-key',
-    { schema: { ...tag, response: { 200: contents.StreamKey } } },
-    async (request) => {
-      const me = loggedIn(request);
-      const channel = await b('contents').get<contents.Channel>(`/channels/by-owner/${me.id}`, { user: me });
-      return (await b('contents').call<contents.StreamKey>('POST', `/channels/${channel.id}/stream-key`, { user: me }))
-        .body;
-    },
-  );
+  app.post('/me/channel/stream-key', { schema: { ...tag, response: { 200: contents.StreamKey } } }, async (request) => {
+    const me = loggedIn(request);
+    const channel = await b('contents').get<contents.Channel>(`/channels/by-owner/${me.id}`, { user: me });
+    return (await b('contents').call<contents.StreamKey>('POST', `/channels/${channel.id}/stream-key`, { user: me }))
+      .body;
+  });
 
   // Go live: a stream on the caller's channel, started at once.
   app.post(

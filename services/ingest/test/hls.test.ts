@@ -25,7 +25,8 @@ describe('HLS playlists', () => {
           const shown = kind === 'live' ? segments.slice(-6) : segments;
           const parsed = parseMediaPlaylist(text);
           expect(parsed.map((p) => p.uri)).toEqual(shown.map((s) => `${String(s.seq).padStart(6, '0')}.ts`));
-          parsed.forEach((p, i) => expect(Math.abs(p.duration - (shown[i] as Segment).duration)).toBeLessThan(0.001));
+          for (const [i, p] of parsed.entries())
+            expect(Math.abs(p.duration - (shown[i] as Segment).duration)).toBeLessThan(0.001);
           // The newest sequence number (what a blocking reload waits for) is the last segment's.
           expect(media.lastSequence(text)).toBe(shown.at(-1)?.seq);
           expect(text.includes('#EXT-X-ENDLIST')).toBe(kind === 'vod');
