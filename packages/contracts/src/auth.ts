@@ -1,8 +1,8 @@
 import { type Static, Type } from 'typebox';
-import { Handle, Id, Role } from './common.ts';
+import { Handle, Id, Role, Text } from './common.ts';
 
 export const Email = Type.String({ format: 'email', maxLength: 254 });
-export const Password = Type.String({ minLength: 10, maxLength: 128, description: '10–128 characters' });
+export const Password = Text({ minLength: 10, maxLength: 128, description: '10–128 characters' });
 
 export const SignUpBody = Type.Object(
   { handle: Handle, email: Email, password: Password },
@@ -12,15 +12,15 @@ export type SignUpBody = Static<typeof SignUpBody>;
 
 export const LogInBody = Type.Object(
   {
-    login: Type.String({ minLength: 1, maxLength: 254, description: 'handle or email' }),
-    password: Type.String({ minLength: 1, maxLength: 128 }),
+    login: Text({ minLength: 1, maxLength: 254, description: 'handle or email' }),
+    password: Text({ minLength: 1, maxLength: 128 }),
   },
   { additionalProperties: false },
 );
 export type LogInBody = Static<typeof LogInBody>;
 
 export const RefreshBody = Type.Object(
-  { refreshToken: Type.String({ minLength: 1, maxLength: 200 }) },
+  { refreshToken: Text({ minLength: 1, maxLength: 200 }) },
   { additionalProperties: false },
 );
 export type RefreshBody = Static<typeof RefreshBody>;

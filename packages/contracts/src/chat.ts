@@ -1,5 +1,5 @@
 import { type Static, Type } from 'typebox';
-import { Id } from './common.ts';
+import { Id, Text } from './common.ts';
 
 /**
  * Live chat: one room per stream, over a WebSocket at `GET /rooms/:streamId/ws`.
@@ -75,10 +75,10 @@ export type UpdateRoomSettingsBody = Static<typeof UpdateRoomSettingsBody>;
 // ── client → server frames (JSON text) ─────────────────────────────────────────────────
 
 /** `ref` is echoed in the matching `ack` or `error` frame. */
-const Ref = Type.Optional(Type.String({ maxLength: 64 }));
+const Ref = Type.Optional(Text({ maxLength: 64 }));
 
 export const SendFrame = Type.Object(
-  { type: Type.Literal('send'), text: Type.String(), ref: Ref },
+  { type: Type.Literal('send'), text: Text(), ref: Ref },
   { additionalProperties: false },
 );
 export const DeleteFrame = Type.Object(

@@ -1,5 +1,5 @@
 import { type Static, Type } from 'typebox';
-import { CursorQuery, Id, Page } from './common.ts';
+import { CursorQuery, Id, Page, Text } from './common.ts';
 
 const Timestamp = Type.String({ format: 'date-time' });
 const NullableTimestamp = Type.Union([Timestamp, Type.Null()]);
@@ -17,7 +17,7 @@ export const Category = Type.Object({ id: Id, slug: Type.String(), name: Type.St
 export type Category = Static<typeof Category>;
 
 export const CreateCategoryBody = Type.Object(
-  { slug: Slug, name: Type.String({ minLength: 1, maxLength: 100 }) },
+  { slug: Slug, name: Text({ minLength: 1, maxLength: 100 }) },
   { additionalProperties: false },
 );
 export type CreateCategoryBody = Static<typeof CreateCategoryBody>;
@@ -45,8 +45,8 @@ export const Channel = Type.Object({
 });
 export type Channel = Static<typeof Channel>;
 
-const ChannelTitle = Type.String({ minLength: 1, maxLength: 100 });
-const Description = Type.String({ maxLength: 2000 });
+const ChannelTitle = Text({ minLength: 1, maxLength: 100 });
+const Description = Text({ maxLength: 2000 });
 
 export const CreateChannelBody = Type.Object(
   {
@@ -82,7 +82,7 @@ export const CreatedChannel = Type.Object({ channel: Channel, streamKey: Type.St
 export type CreatedChannel = Static<typeof CreatedChannel>;
 
 export const VerifyStreamKeyBody = Type.Object(
-  { key: Type.String({ minLength: 1, maxLength: 200 }) },
+  { key: Text({ minLength: 1, maxLength: 200 }) },
   { additionalProperties: false },
 );
 export const VerifiedStreamKey = Type.Object({ channelId: Id });
@@ -118,7 +118,7 @@ export type Stream = Static<typeof Stream>;
 
 export const CreateStreamBody = Type.Object(
   {
-    title: Type.String({ minLength: 1, maxLength: 140 }),
+    title: Text({ minLength: 1, maxLength: 140 }),
     /** Defaults to the channel's category. */
     categoryId: Type.Optional(Type.Union([Id, Type.Null()])),
     scheduledAt: Type.Optional(Timestamp),

@@ -1,5 +1,5 @@
 import { type Static, Type } from 'typebox';
-import { CursorQuery, Id, Page } from './common.ts';
+import { CursorQuery, Id, Page, Text } from './common.ts';
 
 /**
  * The point service: one wallet per user on a double-entry ledger. Points are integers.
@@ -18,7 +18,7 @@ export const PurchaseBody = Type.Object(
   {
     userId: Id,
     /** The payment provider's id of the settled payment: a purchase is recorded once per payment id. */
-    paymentId: Type.String({ minLength: 1, maxLength: 100 }),
+    paymentId: Text({ minLength: 1, maxLength: 100 }),
     amount: Points,
     /** The provider's reference shown in the buyer's history (e.g. the Checkout Session `cs_…`). */
     reference: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
@@ -42,9 +42,9 @@ export const SpendBody = Type.Object(
     toUserId: Id,
     amount: Points,
     /** Why, for the history: e.g. `stamp`. */
-    reason: Type.String({ minLength: 1, maxLength: 50 }),
+    reason: Text({ minLength: 1, maxLength: 50 }),
     /** The caller's own id of what was bought, e.g. a sent stamp. */
-    reference: Type.Optional(Type.String({ maxLength: 100 })),
+    reference: Type.Optional(Text({ maxLength: 100 })),
   },
   { additionalProperties: false },
 );

@@ -1,5 +1,5 @@
 import { type Static, Type } from 'typebox';
-import { Id } from './common.ts';
+import { Id, Text } from './common.ts';
 
 export const Stamp = Type.Object({
   id: Id,
@@ -22,9 +22,9 @@ export type CatalogVersion = Static<typeof CatalogVersion>;
 
 export const CreateStampBody = Type.Object(
   {
-    name: Type.String({ minLength: 1, maxLength: 60 }),
+    name: Text({ minLength: 1, maxLength: 60 }),
     imageUrl: Type.String({ format: 'uri', pattern: '^https?://', maxLength: 2048 }),
-    category: Type.String({ minLength: 1, maxLength: 40 }),
+    category: Text({ minLength: 1, maxLength: 40 }),
     price: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
     channelId: Type.Optional(Type.Union([Id, Type.Null()])),
   },

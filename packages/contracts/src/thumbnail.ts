@@ -1,5 +1,5 @@
 import { type Static, Type } from 'typebox';
-import { Id } from './common.ts';
+import { Id, Text } from './common.ts';
 
 /** `<width>x<height>`, one of the sizes the service is configured with (default 1280x720, 640x360, 320x180). */
 export const SizeName = Type.String({ pattern: '^[1-9][0-9]{0,3}x[1-9][0-9]{0,3}$', maxLength: 9 });
@@ -42,8 +42,8 @@ export type StreamThumbnails = Static<typeof StreamThumbnails>;
 /** On-demand generation; anything omitted comes from the stream as `contents` knows it. */
 export const GenerateBody = Type.Object(
   {
-    title: Type.Optional(Type.String({ minLength: 1, maxLength: 140 })),
-    category: Type.Optional(Type.Union([Type.String({ maxLength: 100 }), Type.Null()])),
+    title: Type.Optional(Text({ minLength: 1, maxLength: 140 })),
+    category: Type.Optional(Type.Union([Text({ maxLength: 100 }), Type.Null()])),
     /** Must be the stream's channel when given. */
     channelId: Type.Optional(Id),
   },
@@ -54,7 +54,7 @@ export type GenerateBody = Static<typeof GenerateBody>;
 export const StreamParams = Type.Object({ streamId: Id });
 export const ChannelParams = Type.Object({ channelId: Id });
 export const FileParams = Type.Object({ streamId: Id, size: SizeName, format: ImageFormat });
-export const FileQuery = Type.Object({ v: Type.Optional(Type.String({ maxLength: 64 })) });
+export const FileQuery = Type.Object({ v: Type.Optional(Text({ maxLength: 64 })) });
 
 /** `streamIds` is a comma-separated list of up to 100 ids; streams without thumbnails are absent. */
 export const BatchQuery = Type.Object(

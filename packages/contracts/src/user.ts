@@ -1,5 +1,5 @@
 import { type Static, Type } from 'typebox';
-import { CursorQuery, Handle, Id, Page } from './common.ts';
+import { CursorQuery, Handle, Id, Page, Text } from './common.ts';
 
 export const Profile = Type.Object({
   id: Id,
@@ -13,7 +13,7 @@ export const Profile = Type.Object({
 });
 export type Profile = Static<typeof Profile>;
 
-export const DisplayName = Type.String({ minLength: 1, maxLength: 50 });
+export const DisplayName = Text({ minLength: 1, maxLength: 50 });
 
 export const CreateProfileBody = Type.Object(
   { handle: Handle, displayName: Type.Optional(DisplayName) },
@@ -24,7 +24,7 @@ export type CreateProfileBody = Static<typeof CreateProfileBody>;
 export const UpdateProfileBody = Type.Object(
   {
     displayName: Type.Optional(DisplayName),
-    bio: Type.Optional(Type.String({ maxLength: 500 })),
+    bio: Type.Optional(Text({ maxLength: 500 })),
     avatarUrl: Type.Optional(
       Type.Union([Type.String({ format: 'uri', pattern: '^https?://', maxLength: 2048 }), Type.Null()]),
     ),

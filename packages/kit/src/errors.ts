@@ -1,4 +1,4 @@
-import { type ErrorCode, errorStatus } from '@livehouse/contracts';
+import { type ErrorCode, errorStatus, TEXT_PATTERN } from '@livehouse/contracts';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 
 export interface ErrorDetail {
@@ -38,7 +38,9 @@ function fromFastifyError(err: FastifyError): AppError | undefined {
       message:
         v.keyword === 'additionalProperties'
           ? `unknown field '${String((v.params as { additionalProperty?: string }).additionalProperty)}'`
-          : (v.message ?? 'is invalid'),
+          : v.keyword === 'pattern' && (v.params as { pattern?: string }).pattern === TEXT_PATTERN
+            ? 'must not contain NUL (\\u0000) or unpaired surrogate characters'
+            : (v.message ?? 'is invalid'),
     }));
     const first = details[0];
     return new AppError('validation_failed', first ? `${first.path} ${first.message}` : 'invalid request', {

@@ -141,3 +141,24 @@ export async function revokeFamilyOfToken(db: Db, tokenHash: string) {
     .where('revoked_at', 'is', null)
     .execute();
 }
+
+/** Remembers that the account logged in from this (hashed) address. */
+export async function rememberLoginAddress(db: Db, accountId: string, addressHash: string) {
+  await db
+    .insertInto('login_addresses')
+    .values({ account_id: accountId, address_hash: addressHash, last_success_at: new Date() })
+    .onConflict((oc) => oc.columns(['account_id', 'address_hash']).doUpdateSet({ last_success_at: new Date() }))
+    .execute();
+}
+
+/** Whether the account logged in from this (hashed) address within `maxAgeMs`. */
+export async function isFamiliarLoginAddress(db: Db, accountId: string, addressHash: string, maxAgeMs: number) {
+  const row = await db
+    .selectFrom('login_addresses')
+    .select('account_id')
+    .where('account_id', '=', accountId)
+    .where('address_hash', '=', addressHash)
+    .where('last_success_at', '>', new Date(Date.now() - maxAgeMs))
+    .executeTakeFirst();
+  return row !== undefined;
+}

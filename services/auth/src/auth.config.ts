@@ -20,12 +20,32 @@ export const AuthConfig = Type.Object(
         memoryCostKiB: Type.Integer({ minimum: 1024, maximum: 1048576, default: 19456 }),
         timeCost: Type.Integer({ minimum: 1, maximum: 10, default: 2 }),
         parallelism: Type.Integer({ minimum: 1, maximum: 16, default: 1 }),
+        /**
+         * Hashes run on libuv's 4 threads, shared with file and DNS work: at most this many at once for
+         * logins and for sign-ups, apart, so a sign-up flood never queues in front of a login.
+         */
+        loginConcurrency: Type.Integer({ minimum: 1, maximum: 16, default: 2 }),
+        signUpConcurrency: Type.Integer({ minimum: 1, maximum: 16, default: 1 }),
+        /** Waiting beyond this many is refused at once (429 with Retry-After), not queued without end. */
+        maxQueued: Type.Integer({ minimum: 0, maximum: 10_000, default: 32 }),
       },
       { default: {}, additionalProperties: false },
     ),
-    /** Login attempts; an account's counter resets on a successful login. */
+    /** Sign-ups per client address: each costs a password hash. */
+    signUpRateLimit: Type.Object({ perIp: Limit(10, 60 * 60_000) }, { default: {}, additionalProperties: false }),
+    /**
+     * Login attempts, limited so that an attacker is slowed and the owner is never locked out:
+     * `perAccountAndIp` for one account from one address (reset by a successful login there);
+     * `perAccount` for one account from addresses it has not logged in from within `familiarForDays`
+     * (distributed guessing; the owner's familiar addresses are exempt); `perIp` for one address overall.
+     */
     loginRateLimit: Type.Object(
-      { perAccount: Limit(10, 15 * 60_000), perIp: Limit(100, 15 * 60_000) },
+      {
+        perAccountAndIp: Limit(10, 15 * 60_000),
+        perAccount: Limit(100, 15 * 60_000),
+        perIp: Limit(100, 15 * 60_000),
+        familiarForDays: Type.Integer({ minimum: 1, maximum: 365, default: 30 }),
+      },
       { default: {}, additionalProperties: false },
     ),
   },

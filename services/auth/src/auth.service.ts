@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { auth, Role } from '@livehouse/contracts';
 import {
   AppError,
@@ -58,9 +58,9 @@ export function createAuthService(deps: AuthDeps) {
     };
   }
 
-  async function hit(key: string, limit: AuthConfig['loginRateLimit']['perIp']) {
+  async function hit(key: string, limit: AuthConfig['loginRateLimit']['perIp'], what = 'login attempts') {
     const result = await deps.limiter.hit(key, limit);
-    if (!result.allowed) throw rateLimited(result, 'login attempts');
+    if (!result.allowed) throw rateLimited(result, what);
   }
 
   return {
@@ -68,7 +68,8 @@ export function createAuthService(deps: AuthDeps) {
      * Creates the account, then its profile in user (never inside a transaction). If user refuses,
      * the account is deleted again and user's error is returned.
      */
-    async signUp(body: auth.SignUpBody): Promise<auth.Session> {
+    async signUp(body: auth.SignUpBody, clientIp: string | undefined): Promise<auth.Session> {
+      if (clientIp) await hit(`signup:ip:${clientIp}`, config.signUpRateLimit.perIp, 'sign-ups from your address');
       const passwordHash = await deps.hasher.hash(body.password);
       const id = randomUUID();
       const row = await repo
@@ -87,20 +88,37 @@ export function createAuthService(deps: AuthDeps) {
       return issueSession(row);
     },
 
-    /** Limits per client IP (when the BFF forwards one) and per account, before any password work. */
+    /**
+     * Limits before any password work, keyed so that failures slow the one guessing, not the owner (as
+     * Microsoft Entra's smart lockout and OWASP advise): per address; per account and address; and per
+     * account from unfamiliar addresses only, so a botnet is slowed while the owner's usual address works.
+     */
     async logIn(body: auth.LogInBody, clientIp: string | undefined): Promise<auth.Session> {
-      const { perIp, perAccount } = config.loginRateLimit;
-      if (clientIp) await hit(`login:ip:${clientIp}`, perIp);
+      const limits = config.loginRateLimit;
+      if (clientIp) await hit(`login:ip:${clientIp}`, limits.perIp);
       const row = await repo.findAccountByLogin(db, body.login);
-      const accountKey = row ? `login:account:${row.id}` : `login:unknown:${body.login.toLowerCase()}`;
-      await hit(accountKey, perAccount);
+      const account = row ? row.id : `unknown:${body.login.toLowerCase()}`;
+      const address = createHash('sha256')
+        .update(clientIp ?? '-')
+        .digest('hex');
+      const pairKey = `login:pair:${account}:${address}`;
+      await hit(pairKey, limits.perAccountAndIp);
+      const spread = await deps.limiter.hit(`login:account:${account}`, limits.perAccount);
+      if (!spread.allowed) {
+        const familiar =
+          row !== undefined &&
+          clientIp !== undefined &&
+          (await repo.isFamiliarLoginAddress(db, row.id, address, limits.familiarForDays * 86_400_000));
+        if (!familiar) throw rateLimited(spread, 'login attempts for this account from new addresses');
+      }
       const ok = row
         ? await deps.hasher.verify(row.password_hash, body.password)
         : await deps.hasher.verifyNothing(body.password);
       if (!row || !ok) throw invalidCredentials();
-      await deps.limiter.reset(accountKey);
-      const { password_hash: _, ...account } = row;
-      return issueSession(account);
+      await deps.limiter.reset(pairKey);
+      if (clientIp) await repo.rememberLoginAddress(db, row.id, address);
+      const { password_hash: _, ...rest } = row;
+      return issueSession(rest);
     },
 
     /** Rotates the refresh token; a used one revokes its family (someone holds a stolen copy). */

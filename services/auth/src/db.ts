@@ -1,3 +1,4 @@
+import type { ProcessedEventsDatabase } from '@livehouse/kit';
 import type { ColumnType, Generated, Selectable } from 'kysely';
 
 export interface AccountsTable {
@@ -27,8 +28,16 @@ export interface RefreshTokensTable {
   created_at: Generated<Date>;
 }
 
-export interface AuthDatabase {
+/** Where an account logged in successfully (hashed), for the login limiter. */
+export interface LoginAddressesTable {
+  account_id: string;
+  address_hash: string;
+  last_success_at: ColumnType<Date, Date | undefined, Date>;
+}
+
+export interface AuthDatabase extends ProcessedEventsDatabase {
   accounts: AccountsTable;
+  login_addresses: LoginAddressesTable;
   sessions: SessionsTable;
   refresh_tokens: RefreshTokensTable;
 }

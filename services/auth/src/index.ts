@@ -1,9 +1,11 @@
 import { defineService, MemoryRateLimiter, RedisRateLimiter } from '@livehouse/kit';
+import * as accounts from './account.repository.ts';
 import { AuthConfig } from './auth.config.ts';
 import { authRoutes } from './auth.routes.ts';
 import { createAuthService } from './auth.service.ts';
 import type { AuthDatabase } from './db.ts';
 import * as init from './migrations/0001_accounts_and_sessions.ts';
+import * as eventsAndAddresses from './migrations/0002_events_and_login_addresses.ts';
 import { PasswordHasher } from './passwords.ts';
 import { loadSigningKey } from './tokens.ts';
 
@@ -11,7 +13,7 @@ import { loadSigningKey } from './tokens.ts';
 export const authService = defineService<{ auth: typeof AuthConfig }, AuthDatabase>({
   name: 'auth',
   config: { auth: AuthConfig },
-  migrations: { '0001_accounts_and_sessions': init },
+  migrations: { '0001_accounts_and_sessions': init, '0002_events_and_login_addresses': eventsAndAddresses },
   dependsOn: ['user'],
   routes: async (app, ctx) => {
     const key = await loadSigningKey(ctx.config.secrets.authSigningKey);
@@ -25,5 +27,12 @@ export const authService = defineService<{ auth: typeof AuthConfig }, AuthDataba
       log: ctx.log,
     });
     await authRoutes(app, service, key.jwks);
+  },
+  // A channel's owner is a streamer: the role follows from the channel (the BFF also grants it at once,
+  // so the next token refresh carries it; this makes it hold even when that call failed).
+  consumes: {
+    'channel.created': async (trx, event) => {
+      await accounts.grantRole(trx, event.data.ownerId, 'streamer');
+    },
   },
 });

@@ -14,7 +14,11 @@ export function startAuthPlatform(kind: (typeof dbKinds)[number]) {
         ? {
             auth: {
               passwordHashing: { memoryCostKiB: 1024, timeCost: 1 },
-              loginRateLimit: { perAccount: { max: 3, windowMs: 60_000 }, perIp: { max: 5, windowMs: 60_000 } },
+              loginRateLimit: {
+                perAccountAndIp: { max: 3, windowMs: 60_000 },
+                perAccount: { max: 6, windowMs: 60_000 },
+                perIp: { max: 5, windowMs: 60_000 },
+              },
             },
           }
         : {},

@@ -1,4 +1,4 @@
-import { auth, contents, point, stamp, user } from '@livehouse/contracts';
+import { auth, contents, point, stamp, Text, user } from '@livehouse/contracts';
 import { AppError, type ResilientBackend, type ServiceApp } from '@livehouse/kit';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
@@ -26,8 +26,8 @@ const IdempotencyHeaders = Type.Object({ 'idempotency-key': Type.Optional(Type.S
 const UserIdParams = Type.Object({ userId: user.IdParams.properties.id });
 const BecomeStreamerBody = Type.Object(
   {
-    title: Type.String({ minLength: 1, maxLength: 100 }),
-    description: Type.Optional(Type.String({ maxLength: 2000 })),
+    title: Text({ minLength: 1, maxLength: 100 }),
+    description: Type.Optional(Text({ maxLength: 2000 })),
     categoryId: Type.Optional(contents.IdParams.properties.id),
   },
   { additionalProperties: false },
@@ -36,12 +36,12 @@ const BuyPointsBody = Type.Object(
   {
     amount: point.Points,
     /** The payment provider's id of the settled payment (simulated here). */
-    paymentId: Type.String({ minLength: 1, maxLength: 100 }),
+    paymentId: Text({ minLength: 1, maxLength: 100 }),
   },
   { additionalProperties: false },
 );
 const StartStreamBody = Type.Object(
-  { title: Type.String({ minLength: 1, maxLength: 140 }), categoryId: Type.Optional(contents.IdParams.properties.id) },
+  { title: Text({ minLength: 1, maxLength: 140 }), categoryId: Type.Optional(contents.IdParams.properties.id) },
   { additionalProperties: false },
 );
 
@@ -137,21 +137,25 @@ export async function commandRoutes(app: ServiceApp, backends: Map<string, Resil
     );
   }
 
-  // Become a streamer: the role in auth, then the channel in contents. The client refreshes its
-  // tokens afterwards to carry the new role.
+  // Become a streamer: one outcome, the channel. Contents creates it first (it validates everything and
+  // may refuse); only then is the streamer role granted, at once so that the client's next token refresh
+  // carries it. The role also follows from the channel.created event that auth consumes (outbox, applied
+  // once), so a failed or lost grant here is repaired: never a streamer without a channel, nor the reverse.
   app.post(
     '/me/channel',
     { schema: { ...tag, body: BecomeStreamerBody, response: { 201: contents.CreatedChannel } } },
     async (request, reply) => {
       const me = loggedIn(request);
-      if (!me.roles.includes('streamer') && !me.roles.includes('admin')) {
-        await b('auth').call('PUT', `/accounts/${me.id}/roles/streamer`, { user: me });
-      }
       const asStreamer = { ...me, roles: [...new Set([...me.roles, 'streamer' as const])] };
       const res = await b('contents').call<contents.CreatedChannel>('POST', '/channels', {
         body: request.body,
         user: asStreamer,
       });
+      if (!me.roles.includes('streamer') && !me.roles.includes('admin')) {
+        await b('auth')
+          .call('PUT', `/accounts/${me.id}/roles/streamer`, { user: me })
+          .catch((err: unknown) => request.log.warn({ err }, 'streamer role not granted now: the event will'));
+      }
       return reply.code(201).send(res.body);
     },
   );
