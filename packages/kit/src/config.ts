@@ -19,8 +19,25 @@ export const baseConfigProperties = {
       /** Longer than an AWS ALB's 60 s idle timeout, so the load balancer closes first. */
       keepAliveTimeoutMs: Type.Integer({ minimum: 1000, default: 65000 }),
       requestTimeoutMs: Type.Integer({ minimum: 1000, default: 30000 }),
-      /** Trust X-Forwarded-For from a load balancer (the BFF behind an ALB); leave off for backends. */
-      trustProxy: Type.Boolean({ default: false }),
+      /**
+       * Peers whose X-Forwarded-For names the client: false (none: backends, or no load balancer), or the
+       * load balancer's CIDRs (the BFF behind an ALB: the VPC range). `true` is refused: it would let any
+       * client choose its address, and with it its rate-limit bucket.
+       */
+      trustProxy: Type.Union(
+        [
+          Type.Literal(false),
+          Type.Array(
+            Type.String({
+              pattern:
+                '^(?:[0-9]{1,3}(?:\\.[0-9]{1,3}){3}(?:/[0-9]{1,2})?|[0-9a-fA-F:.]*:[0-9a-fA-F:.]*(?:/[0-9]{1,3})?)$',
+              description: 'an IPv4 or IPv6 address or CIDR, e.g. 10.0.0.0/16',
+            }),
+            { minItems: 1, maxItems: 64 },
+          ),
+        ],
+        { default: false },
+      ),
       /** How long SIGTERM waits for in-flight requests before giving up. */
       shutdownTimeoutMs: Type.Integer({ minimum: 0, default: 10000 }),
     },
@@ -96,6 +113,9 @@ function describe(errors: ReturnType<typeof Value.Errors>, value: unknown): stri
         problems.push(`${at ? `${at}.` : ''}${p} is not a known key`);
     } else if (e.keyword === 'anyOf' && at === 'log.level') {
       problems.push(`log.level must be one of fatal, error, warn, info, debug, trace, silent`);
+    } else if (at.startsWith('http.trustProxy')) {
+      const got = (value as { http?: { trustProxy?: unknown } }).http?.trustProxy;
+      problems.push(`http.trustProxy must be false or a list of CIDRs like [10.0.0.0/16] (got ${JSON.stringify(got)})`);
     } else {
       const got = e.instancePath
         .split('/')

@@ -1,3 +1,4 @@
+export { clientAddress, type TrustProxy, trustedProxies } from './client-address.ts';
 export { type BaseConfig, ConfigError, loadConfigFile, parseConfig, readSecrets, type Secrets } from './config.ts';
 export { type RequestContext, requestContext } from './context.ts';
 export {

@@ -10,6 +10,7 @@ import type { Kysely } from 'kysely';
 import { pino } from 'pino';
 import type { Static, TObject, TProperties } from 'typebox';
 import { admin } from './admin.ts';
+import { trustedProxies } from './client-address.ts';
 import type { BaseConfig } from './config.ts';
 import { requestContext, stripInternalHeaders } from './context.ts';
 import { createDatabase, type Database, type DatabaseBackend, openBackend } from './db/database.ts';
@@ -167,7 +168,7 @@ export async function buildService<S extends TProperties, DB>(
     bodyLimit: config.http.bodyLimitBytes,
     keepAliveTimeout: config.http.keepAliveTimeoutMs,
     requestTimeout: config.http.requestTimeoutMs,
-    trustProxy: config.http.trustProxy,
+    trustProxy: trustedProxies(config.http.trustProxy),
     routerOptions: { ignoreTrailingSlash: true },
   }).withTypeProvider<TypeBoxTypeProvider>();
 

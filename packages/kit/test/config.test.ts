@@ -32,6 +32,19 @@ describe('config', () => {
     expect(message.split('\n')).toHaveLength(1);
   });
 
+  it('when trustProxy is a list of CIDRs, then it is kept; true or a non-address is refused in one line', () => {
+    expect(parseConfig({ http: { trustProxy: ['10.0.0.0/16', 'fd00::/8'] } }, {}, { env }).http.trustProxy).toEqual([
+      '10.0.0.0/16',
+      'fd00::/8',
+    ]);
+    expect(parseConfig({}, {}, { env }).http.trustProxy).toBe(false);
+    for (const bad of [true, ['everything'], '10.0.0.0/16', []]) {
+      expect(() => parseConfig({ http: { trustProxy: bad } }, {}, { env })).toThrow(
+        /http\.trustProxy must be false or a list of CIDRs like \[10\.0\.0\.0\/16\]/,
+      );
+    }
+  });
+
   it('when the internal key is missing or short, then start-up is refused', () => {
     expect(() => parseConfig({}, {}, { env: {} })).toThrow(/LIVEHOUSE_INTERNAL_KEY \(environment\) is required/);
     expect(() => parseConfig({}, {}, { env: { LIVEHOUSE_INTERNAL_KEY: 'short' } })).toThrow(/at least 32 bytes/);

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { InternalAuth, RateLimit, RateLimiter } from '@livehouse/kit';
+import { clientAddress, type InternalAuth, type RateLimit, type RateLimiter } from '@livehouse/kit';
 import type { FastifyBaseLogger } from 'fastify';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { AccessTokenVerifier } from './access-token.ts';
@@ -35,6 +35,8 @@ export function chatProxy(options: {
   internalAuth: InternalAuth;
   limiter: RateLimiter;
   perIp: RateLimit;
+  /** The same trusted-proxy rule as Fastify's `request.ip` (config `http.trustProxy`). */
+  trustProxy: (address: string, hop: number) => boolean;
   log: FastifyBaseLogger;
 }) {
   const wss = new WebSocketServer({
@@ -49,7 +51,7 @@ export function chatProxy(options: {
     if (!match) return refuse(socket, 404, 'route_not_found', 'no WebSocket here: use /{app,web}/v1/streams/:id/chat');
     const [, streamId, query] = match;
     const since = new URLSearchParams(query ?? '').get('since');
-    const ip = req.socket.remoteAddress ?? 'unknown';
+    const ip = clientAddress(req, options.trustProxy);
     const limited = await options.limiter.hit(`bff:ip:${ip}`, options.perIp);
     if (!limited.allowed) return refuse(socket, 429, 'rate_limited', 'too many requests from your address');
 

@@ -8,6 +8,7 @@ import {
   ResilientBackend,
   rateLimited,
   ServiceClient,
+  trustedProxies,
 } from '@livehouse/kit';
 import type { JSONWebKeySet } from 'jose';
 import { Counter } from 'prom-client';
@@ -131,6 +132,7 @@ export const bffService = defineService({
       internalAuth: ctx.internalAuth,
       limiter,
       perIp: own.rateLimit.perIp,
+      trustProxy: trustedProxies(ctx.config.http.trustProxy),
       log: ctx.log,
     });
     app.server.on('upgrade', chat.onUpgrade);
