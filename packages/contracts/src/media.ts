@@ -1,4 +1,5 @@
 import { type Static, Type } from 'typebox';
+import { Text } from './common.ts';
 
 // The media plane's API: the HLS paths the edge serves to players and pulls from ingest's origin
 // (under `/media`), and what the BFF puts in stream and channel views.
@@ -15,7 +16,7 @@ export const SegmentParams = Type.Object({ streamId: StreamId, rendition: Rendit
 export const BlockingQuery = Type.Object({
   _HLS_msn: Type.Optional(Type.Integer({ minimum: 0, maximum: 2_000_000_000 })),
   _HLS_part: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
-  _HLS_skip: Type.Optional(Type.String({ maxLength: 8 })),
+  _HLS_skip: Type.Optional(Text({ maxLength: 8 })),
 });
 
 /** `GET /streams/:id/status` (edge, from the origin): what a player can watch now. */

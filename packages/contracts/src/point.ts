@@ -21,7 +21,7 @@ export const PurchaseBody = Type.Object(
     paymentId: Text({ minLength: 1, maxLength: 100 }),
     amount: Points,
     /** The provider's reference shown in the buyer's history (e.g. the Checkout Session `cs_…`). */
-    reference: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+    reference: Type.Optional(Text({ minLength: 1, maxLength: 255 })),
   },
   { additionalProperties: false },
 );
@@ -136,7 +136,7 @@ export const ReversalBody = Type.Object(
     total: Points,
     cause: Type.Union([Type.Literal('refund'), Type.Literal('dispute')]),
     /** The provider's id of the refund or dispute (`re_…`, `dp_…`), shown in the history. */
-    reference: Type.String({ minLength: 1, maxLength: 255 }),
+    reference: Text({ minLength: 1, maxLength: 255 }),
   },
   { additionalProperties: false },
 );
