@@ -7,10 +7,6 @@ terraform {
       source  = "hashicorp/aws"
       version = ">= 6.42, < 7.0"
     }
-    kubernetes = {
-      source  = "hashicorp/kubernetes"
-      version = ">= 2.38, < 4.0"
-    }
     random = {
       source  = "hashicorp/random"
       version = ">= 3.7, < 4.0"
@@ -30,17 +26,5 @@ provider "aws" {
 
   default_tags {
     tags = local.tags
-  }
-}
-
-# Only the StorageClass goes through the Kubernetes API; everything else in the cluster is Argo CD's.
-provider "kubernetes" {
-  host                   = module.cluster.cluster_endpoint
-  cluster_ca_certificate = base64decode(module.cluster.cluster_certificate_authority_data)
-
-  exec {
-    api_version = "client.authentication.k8s.io/v1beta1"
-    command     = "aws"
-    args        = ["eks", "get-token", "--cluster-name", module.cluster.cluster_name, "--region", var.region]
   }
 }

@@ -1,7 +1,7 @@
 # The EKS cluster: API access by access entries only, a small managed node group for the add-ons (Argo CD,
-# Karpenter, controllers), the VPC CNI with network policy and prefix delegation, the EBS CSI driver with a gp3
-# StorageClass, the Pod Identity agent, and what Karpenter needs on the AWS side (controller role, node role and
-# its access entry, interruption queue).
+# Karpenter, controllers), the VPC CNI with network policy and prefix delegation, the EBS CSI driver (its gp3
+# StorageClass is a manifest, deploy/k8s/cluster, so that one owner manages it), the Pod Identity agent, and what
+# Karpenter needs on the AWS side (controller role, node role and its access entry, interruption queue).
 
 module "eks" {
   source  = "terraform-aws-modules/eks/aws"
@@ -13,7 +13,7 @@ module "eks" {
   vpc_id     = var.vpc_id
   subnet_ids = var.subnet_ids
 
-  # The operator (and Terraform's kubernetes provider) reach the API from admin_cidrs; nodes use the private endpoint.
+  # Operators and CI reach the API from admin_cidrs; nodes use the private endpoint.
   endpoint_private_access      = true
   endpoint_public_access       = true
   endpoint_public_access_cidrs = var.admin_cidrs
@@ -106,25 +106,4 @@ module "karpenter" {
   queue_name = "${var.name}-karpenter"
 
   tags = var.tags
-}
-
-# The StorageClass Prometheus and Alertmanager claim (storageClassName: gp3). EKS creates no default class.
-resource "kubernetes_storage_class_v1" "gp3" {
-  metadata {
-    name = "gp3"
-    annotations = {
-      "storageclass.kubernetes.io/is-default-class" = "true"
-    }
-  }
-
-  storage_provisioner    = "ebs.csi.aws.com"
-  reclaim_policy         = "Delete"
-  volume_binding_mode    = "WaitForFirstConsumer"
-  allow_volume_expansion = true
-  parameters = {
-    type      = "gp3"
-    encrypted = "true"
-  }
-
-  depends_on = [module.eks]
 }

@@ -3,8 +3,5 @@ terraform {
     aws = {
       source = "hashicorp/aws"
     }
-    kubernetes = {
-      source = "hashicorp/kubernetes"
-    }
   }
 }
