@@ -11,6 +11,7 @@ export const errorStatus = {
   invalid_json: 400,
   validation_failed: 400,
   idempotency_key_required: 400,
+  idempotency_key_invalid: 400,
   webhook_signature_invalid: 400,
   // 401: who is calling is unknown or unproven
   unauthorized: 401,

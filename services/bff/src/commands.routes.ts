@@ -1,6 +1,6 @@
 import { auth, contents, point, stamp, Text, user } from '@livehouse/contracts';
 import { AppError, type ResilientBackend, type ServiceApp } from '@livehouse/kit';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 
 /** The end user of this request, or 401 token_missing. */
@@ -10,16 +10,25 @@ export function loggedIn(request: FastifyRequest) {
   return u;
 }
 
+/** The Idempotency-Key's form; the OpenAPI document states the same pattern. */
+export const IDEMPOTENCY_KEY_PATTERN = '^[A-Za-z0-9_.:-]{1,100}$';
+const idempotencyKeyForm = new RegExp(IDEMPOTENCY_KEY_PATTERN);
+
 /** Writes that move points must carry a client-chosen key, so a retry never charges twice. */
 function idempotencyKey(request: FastifyRequest) {
   const key = request.headers['idempotency-key'];
-  if (typeof key !== 'string' || !/^[A-Za-z0-9_.:-]{1,100}$/.test(key)) {
-    throw new AppError(
-      'idempotency_key_required',
-      'send an Idempotency-Key header (1–100 of A–Z a–z 0–9 _ . : -), the same one when you retry',
-    );
+  if (key === undefined) {
+    throw new AppError('idempotency_key_required', 'send an Idempotency-Key header, the same one when you retry');
+  }
+  if (typeof key !== 'string' || !idempotencyKeyForm.test(key)) {
+    throw new AppError('idempotency_key_invalid', 'the Idempotency-Key must be 1–100 of A–Z a–z 0–9 _ . : -');
   }
   return key;
+}
+
+/** A backend's stored answer to an earlier request with the same key stays marked as such. */
+function markReplay(reply: FastifyReply, headers: Record<string, string | string[] | undefined>) {
+  if (headers['idempotent-replayed'] === 'true') reply.header('idempotent-replayed', 'true');
 }
 
 const IdempotencyHeaders = Type.Object({ 'idempotency-key': Type.Optional(Type.String()) });
@@ -84,10 +93,16 @@ export async function commandRoutes(app: ServiceApp, backends: Map<string, Resil
         .then((r) => r.body),
   );
 
-  app.post('/auth/logout', { schema: { ...tag, body: auth.RefreshBody } }, async (request, reply) => {
-    await b('auth').call('POST', '/sessions/logout', { body: request.body });
-    return reply.code(204).send();
-  });
+  const noContent = { 204: Type.Null({ description: 'Logged out: the refresh token and its session are revoked' }) };
+  app.post(
+    '/auth/logout',
+    { schema: { ...tag, body: auth.RefreshBody, response: noContent } },
+    async (request, reply) => {
+      await b('auth').call('POST', '/sessions/logout', { body: request.body });
+      // No body and so no content type: sent untyped, since the typed reply would serialize `null`.
+      return (reply as FastifyReply).code(204).send();
+    },
+  );
 
   app.get('/me', { schema: { ...tag, response: { 200: user.Profile } } }, async (request) => {
     const me = loggedIn(request);
@@ -233,7 +248,7 @@ export async function commandRoutes(app: ServiceApp, backends: Map<string, Resil
         headers: IdempotencyHeaders,
         params: stamp.StreamParams,
         body: stamp.SendStampBody,
-        response: { 201: stamp.SentStamp, 200: stamp.SentStamp },
+        response: { 201: stamp.SentStamp },
       },
     },
     async (request, reply) => {
@@ -244,7 +259,8 @@ export async function commandRoutes(app: ServiceApp, backends: Map<string, Resil
         user: me,
         headers: { 'idempotency-key': key },
       });
-      return reply.code(res.status as 200 | 201).send(res.body);
+      markReplay(reply, res.headers);
+      return reply.code(201).send(res.body);
     },
   );
 

@@ -15,8 +15,9 @@ import { Counter } from 'prom-client';
 import { Type } from 'typebox';
 import { AccessTokenVerifier } from './access-token.ts';
 import { chatProxy } from './chat.proxy.ts';
-import { commandRoutes } from './commands.routes.ts';
+import { commandRoutes, loggedIn } from './commands.routes.ts';
 import { SectionCache } from './compose.ts';
+import { documentHeaders, documentRoute, requestContract } from './openapi.ts';
 import { viewRoutes } from './views.routes.ts';
 
 /** Client prefixes: one per client type. Views differ per client; commands are shared. */
@@ -104,22 +105,38 @@ export const bffService = defineService({
             title: 'livehouse public API',
             version: '1',
             description: 'The BFF: /app/v1 for the native app, /web/v1 for the PC web.',
+            license: { name: 'Apache-2.0', url: 'https://www.apache.org/licenses/LICENSE-2.0' },
           },
+          servers: [{ url: '/', description: 'the host that serves this document' }],
           components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
         },
+        transform: documentRoute,
+        transformObject: (doc) => documentHeaders('openapiObject' in doc ? doc.openapiObject : {}),
       });
       await app.register(swaggerUi, { routePrefix: '/docs' });
     }
 
-    // Every request: rate limits by IP and by user; an access token, when sent, must be valid.
-    app.addHook('onRequest', async (request) => {
+    // Every request: rate limits by IP and by user; the token as the route's contract says. A protected route
+    // answers 401 before its body is read; a public one treats a stale token as anonymous (with a hint), so a
+    // client holding an expired token is never locked out of the home page, the catalog or logging in again.
+    app.addHook('onRequest', async (request, reply) => {
+      // Every answer names its request, not only errors: a client can quote it in a support ticket.
+      reply.header('x-request-id', request.id);
       if (request.url.startsWith('/docs')) return;
       const byIp = await limiter.hit(`bff:ip:${request.ip}`, own.rateLimit.perIp);
       if (!byIp.allowed) throw rateLimited(byIp, 'requests from your address');
+      const mode = requestContract(request)?.auth ?? 'optional';
       const authorization = request.headers.authorization;
-      request.caller = authorization
-        ? { service: 'bff', user: await verifier.verify(authorization) }
-        : { service: 'bff' };
+      request.caller = { service: 'bff' };
+      if (authorization && mode !== 'none') {
+        try {
+          request.caller = { service: 'bff', user: await verifier.verify(authorization) };
+        } catch (err) {
+          if (mode === 'required') throw err;
+          reply.header('www-authenticate', 'Bearer error="invalid_token"');
+        }
+      }
+      if (mode === 'required' && !request.caller.user) loggedIn(request);
       if (request.caller.user) {
         const byUser = await limiter.hit(`bff:user:${request.caller.user.id}`, own.rateLimit.perUser);
         if (!byUser.allowed) throw rateLimited(byUser, 'requests from your account');

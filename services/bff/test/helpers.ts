@@ -8,6 +8,7 @@ import { stampService } from '@livehouse/stamp';
 import { timelineService } from '@livehouse/timeline';
 import { userService } from '@livehouse/user';
 import { bffService } from '../src/index.ts';
+import { assertContractHeld, contractChecked } from './contract-check.ts';
 
 export const backendDefinitions = [
   userService,
@@ -23,15 +24,22 @@ export const backendDefinitions = [
  * The platform with the BFF. Section timeouts are scaled up: these tests check composition, not
  * timing, and CI's two cores run other test files at the same time (the fault tests check timing).
  */
-export function startBff(kind: DbKind, config?: (name: string) => Record<string, unknown>) {
+export async function startBff(kind: DbKind, config?: (name: string) => Record<string, unknown>) {
   const relaxed = { bff: { requestBudgetMs: 10_000, timeoutScale: 20 } };
-  return startTestPlatform([...backendDefinitions, bffService], kind, {
+  const platform = await startTestPlatform([...backendDefinitions, contractChecked(bffService)], kind, {
     config: (name) => {
       const own = config?.(name) ?? {};
       if (name !== 'bff') return own;
       return { ...own, bff: { ...relaxed.bff, ...(own.bff as object | undefined) } };
     },
   });
+  // Every answer the test saw is checked against the BFF's own OpenAPI document; violations fail the file here.
+  const close = platform.close.bind(platform);
+  platform.close = async () => {
+    await close();
+    assertContractHeld();
+  };
+  return platform;
 }
 
 /** A small HTTP client for the public API. */

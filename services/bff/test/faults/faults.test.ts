@@ -5,6 +5,7 @@ import type { FaultMode } from '@livehouse/kit/testing/fault-proxy';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type Fleet, startFleet } from '../../../../bench/lib/fleet.ts';
 import { bffService } from '../../src/index.ts';
+import { assertContractHeld, contractChecked } from '../contract-check.ts';
 import { buildWorld, publicApi, type World } from '../helpers.ts';
 
 /**
@@ -342,13 +343,14 @@ describe('bff under backend faults (backends as separate processes)', () => {
             ]),
           ),
           rateLimit: { perIp: { max: 100_000 }, perUser: { max: 100_000 } },
-          docs: false,
+          // The contract check reads the document the BFF serves.
+          docs: true,
         },
       },
       bffService.config,
       { source: 'bff (fault tests)', env: secrets },
     );
-    bff = await buildService(bffService, config);
+    bff = await buildService(contractChecked(bffService), config);
     bffUrl = (await listen(bff, config.http)).apiUrl;
     w = await buildWorld({ url: () => bffUrl } as unknown as TestPlatform);
     // Cold processes answer slowly at first: wait for full answers before faulting anything.
@@ -360,6 +362,7 @@ describe('bff under backend faults (backends as separate processes)', () => {
     if (process.env.LIVEHOUSE_FAULT_REPORT) console.table(report);
     await bff?.close();
     await fleet?.close();
+    assertContractHeld();
   });
 
   for (const backend of FAULTED) {

@@ -1,0 +1,178 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import type { TestPlatform } from '@livehouse/kit/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { contract, contractKey } from '../src/openapi.ts';
+import { buildWorld, publicApi, startBff, type World } from './helpers.ts';
+
+const run = promisify(execFile);
+const root = resolve(import.meta.dirname, '../../..');
+
+interface Operation {
+  operationId?: string;
+  summary?: string;
+  security?: Record<string, string[]>[];
+  parameters?: { in: string; name: string; required?: boolean; schema?: { pattern?: string } }[];
+  responses: Record<string, { content?: unknown; headers?: Record<string, unknown> }>;
+}
+type Doc = { paths: Record<string, Record<string, Operation>> };
+
+describe('the public API contract', () => {
+  let p: TestPlatform;
+  let doc: Doc;
+  let w: World;
+  let web: ReturnType<typeof publicApi>;
+
+  beforeAll(async () => {
+    p = await startBff('pglite');
+    doc = (await (await fetch(`${p.url('bff')}/docs/json`)).json()) as Doc;
+    w = await buildWorld(p);
+    web = publicApi(`${p.url('bff')}/web/v1`);
+  }, 120_000);
+  afterAll(() => p?.close());
+
+  const operations = () =>
+    Object.entries(doc.paths).flatMap(([path, ops]) =>
+      Object.entries(ops).map(([method, op]) => ({ path, method, op })),
+    );
+
+  it('when the document is linted with Redocly’s recommended rules (redocly.yaml), then it has no error', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'openapi-'));
+    try {
+      const file = join(dir, 'openapi.json');
+      await writeFile(file, JSON.stringify(doc));
+      const redocly = join(root, 'node_modules/.bin/redocly');
+      const result = await run(redocly, ['lint', file, '--config', join(root, 'redocly.yaml'), '--format', 'json'], {
+        cwd: root,
+        env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' },
+        timeout: 60_000,
+        maxBuffer: 64 * 1024 * 1024,
+      }).catch((err: { stdout?: string }) => ({ stdout: err.stdout ?? '' }));
+      const report = JSON.parse(result.stdout) as {
+        totals: { errors: number; warnings: number };
+        problems: { ruleId: string; severity: string; message: string; location: { pointer: string }[] }[];
+      };
+      const errors = report.problems
+        .filter((x) => x.severity === 'error')
+        .map((x) => `${x.ruleId} ${x.location[0]?.pointer}: ${x.message}`);
+      expect(errors).toEqual([]);
+      expect(report.totals.errors).toBe(0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 90_000);
+
+  it('when the routes are listed, then each client route has a contract entry and each entry a route', () => {
+    const keys = new Set<string>();
+    for (const { path, method } of operations()) {
+      if (!/^\/(app|web)\/v1\//.test(path)) continue;
+      const key = contractKey(method, path.replace(/\{([^}]+)\}/g, ':$1'));
+      expect(contract[key], `${key}: add it to services/bff/src/openapi.ts`).toBeDefined();
+      keys.add(key);
+    }
+    expect(Object.keys(contract).filter((k) => !keys.has(k))).toEqual([]);
+  });
+
+  it('when operations are read, then ids are unique, each says its security, and each documents its errors', () => {
+    const ids = operations().map(({ op }) => op.operationId);
+    expect(ids.every((id) => typeof id === 'string')).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
+    const count = { required: 0, optional: 0 };
+    for (const { path, method, op } of operations()) {
+      expect(op.summary, `${method} ${path}`).toBeTruthy();
+      expect(op.security, `${method} ${path}`).toBeDefined();
+      if (op.security?.length === 1 && op.security[0]?.bearer) count.required++;
+      if (op.security?.some((s) => Object.keys(s).length === 0) && op.security.length === 2) count.optional++;
+      expect(
+        Object.keys(op.responses).some((s) => s.startsWith('4')),
+        `${method} ${path}`,
+      ).toBe(true);
+      for (const [status, res] of Object.entries(op.responses)) {
+        expect(res.headers?.['x-request-id'], `${method} ${path} ${status}`).toBeDefined();
+      }
+    }
+    // Per client: every command or view that needs a token, and every one a token personalises.
+    expect(count.required).toBeGreaterThanOrEqual(2 * 10);
+    expect(count.optional).toBeGreaterThanOrEqual(2 * 7);
+  });
+
+  it('when logging out, then the answer is the documented 204 with no body', async () => {
+    const login = await web('POST', '/auth/login', { body: { login: 'viewer1', password: 'long-enough-secret' } });
+    expect(login.status).toBe(200);
+    const out = await web('POST', '/auth/logout', { body: { refreshToken: login.body.tokens.refreshToken } });
+    expect(out.status).toBe(204);
+    expect(out.body).toBeUndefined();
+    expect(Object.keys(doc.paths['/web/v1/auth/logout']?.post?.responses ?? {})).toContain('204');
+    expect(Object.keys(doc.paths['/web/v1/auth/logout']?.post?.responses ?? {})).not.toContain('200');
+  });
+
+  it('when a stale or forged token is sent to a public endpoint, then it answers as anonymous; a protected one 401', async () => {
+    const forged = 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl';
+    for (const path of ['/home', '/stamps/catalog']) {
+      const res = await web('GET', path, { token: forged });
+      expect(res.status, path).toBe(200);
+      expect(res.headers.get('www-authenticate'), path).toContain('invalid_token');
+    }
+    const login = await web('POST', '/auth/login', {
+      token: forged,
+      body: { login: 'viewer1', password: 'long-enough-secret' },
+    });
+    expect(login.status).toBe(200);
+    expect((await web('GET', '/me', { token: forged })).body.error.code).toBe('token_invalid');
+  });
+
+  it('when a protected command has no token and a bad body, then it answers 401 before looking at the body', async () => {
+    const res = await web('PATCH', '/me', { body: { displayName: 42, nope: true } });
+    expect(res.status).toBe(401);
+    expect(res.body.error.code).toBe('token_missing');
+  });
+
+  it('when the Idempotency-Key is missing or malformed, then the codes differ, and the document says it is required', async () => {
+    const catalog = await web('GET', '/stamps/catalog');
+    const stampId = (catalog.body.items as { id: string }[])[0]?.id;
+    const send = (key?: string) =>
+      web('POST', `/streams/${w.streamId}/stamps`, {
+        token: w.viewer.token,
+        body: { stampId },
+        ...(key !== undefined && { headers: { 'idempotency-key': key } }),
+      });
+    expect((await send()).body.error.code).toBe('idempotency_key_required');
+    expect((await send('has space')).body.error.code).toBe('idempotency_key_invalid');
+    expect((await send('k'.repeat(101))).body.error.code).toBe('idempotency_key_invalid');
+    const param = doc.paths['/web/v1/streams/{streamId}/stamps']?.post?.parameters?.find(
+      (x) => x.in === 'header' && x.name === 'idempotency-key',
+    );
+    expect(param?.required).toBe(true);
+    expect(param?.schema?.pattern).toBe('^[A-Za-z0-9_.:-]{1,100}$');
+    expect(Object.keys(doc.paths['/web/v1/streams/{streamId}/stamps']?.post?.responses ?? {})).not.toContain('200');
+  });
+
+  it('when a paid stamp is sent again with its key, then the replay is marked Idempotent-Replayed', async () => {
+    const catalog = await web('GET', '/stamps/catalog');
+    const paid = (catalog.body.items as { id: string; price: number; channelId: string | null }[]).find(
+      (s) => s.price > 0 && s.price <= 50 && s.channelId === null,
+    );
+    const send = () =>
+      web('POST', `/streams/${w.streamId}/stamps`, {
+        token: w.viewer.token,
+        body: { stampId: paid?.id },
+        headers: { 'idempotency-key': 'contract-replay-1' },
+      });
+    const first = await send();
+    expect(first.status).toBe(201);
+    expect(first.headers.get('idempotent-replayed')).toBeNull();
+    const again = await send();
+    expect(again.status).toBe(201);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.body).toEqual(first.body);
+  });
+
+  it('when any answer is given, success or error, then it carries x-request-id', async () => {
+    for (const res of [await web('GET', '/home'), await web('GET', '/me'), await web('GET', '/streams/not-a-uuid')]) {
+      expect(res.headers.get('x-request-id')).toMatch(/.+/);
+    }
+  });
+});
