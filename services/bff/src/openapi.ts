@@ -69,6 +69,11 @@ export const contract: Record<string, RouteContract> = {
     auth: 'required',
     errors: ['not_found', 'bad_request'],
   },
+  'GET /users': {
+    summary: 'Public profiles by id',
+    description: 'Up to 100 ids in one call (the web chat names its posters with it); unknown ids are left out.',
+    auth: 'optional',
+  },
   'GET /users/:id/followers': { summary: "A user's followers", auth: 'optional', errors: ['not_found'] },
   'GET /users/:id/following': { summary: 'Whom a user follows', auth: 'optional', errors: ['not_found'] },
   'POST /me/channel': {
@@ -76,6 +81,12 @@ export const contract: Record<string, RouteContract> = {
     description: 'Creates your channel and grants the streamer role; refresh your tokens afterwards to carry it.',
     auth: 'required',
     errors: ['conflict', 'not_found', 'forbidden'],
+  },
+  'POST /me/channel/stream-key': {
+    summary: 'Regenerate your stream key',
+    description: 'Shown once; the old key stops working at once (a publisher using it is refused at its next publish).',
+    auth: 'required',
+    errors: ['not_found', 'forbidden'],
   },
   'POST /me/streams': {
     summary: 'Go live',
