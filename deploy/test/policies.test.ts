@@ -175,7 +175,18 @@ describe('policies', () => {
         .sort();
     const services = names(dev(), 'Deployment');
     expect(services).toEqual(
-      expect.arrayContaining(['auth', 'bff', 'chat', 'contents', 'point', 'stamp', 'thumbnail', 'timeline', 'user']),
+      expect.arrayContaining([
+        'auth',
+        'bff',
+        'chat',
+        'contents',
+        'point',
+        'stamp',
+        'thumbnail',
+        'timeline',
+        'user',
+        'web',
+      ]),
     );
     for (const objects of [dev(), prod()])
       for (const kind of [
@@ -187,6 +198,6 @@ describe('policies', () => {
         'ServiceMonitor',
       ])
         expect(names(objects, kind), `${kind}`).toEqual(services);
-    expect(ofKind(prod(), 'Ingress').map((i) => i.metadata.name)).toEqual(['bff', 'edge']);
+    expect(ofKind(prod(), 'Ingress').map((i) => i.metadata.name)).toEqual(['bff', 'edge', 'web']);
   });
 });

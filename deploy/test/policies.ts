@@ -11,9 +11,8 @@ export type Policy = (objects: K8sObject[]) => string[];
 type Any = any;
 
 const CONFIG_PATH = '/etc/livehouse/application.yaml';
-/** The public service: the only one with an Ingress. Every other livehouse service is a backend. */
-// The BFF (API) and the edge (HLS for players) are the public entries; every other service is a backend.
-const PUBLIC_SERVICES = new Set(['bff', 'edge']);
+/** The public entries, the only services with an Ingress: the BFF (API), the edge (HLS for players), the web (pages). */
+const PUBLIC_SERVICES = new Set(['bff', 'edge', 'web']);
 
 const podSpecOf = (o: K8sObject): Any =>
   o.kind === 'CronJob' ? o.spec?.jobTemplate?.spec?.template?.spec : o.spec?.template?.spec;

@@ -133,7 +133,7 @@ export async function actionRoutes(app: ServiceApp, web: WebContext) {
     );
     if (answer.status !== 200) throw bffError(answer);
     reply.header('cache-control', 'no-store');
-    return { state: answer.body.stream.state, src: web.playbackUrl(answer.body.stream) };
+    return { state: answer.body.stream.state, src: web.playbackUrl(answer.body.stream, answer.body.playback) };
   });
 
   // The chat island calls this before it reconnects, so an expired access token is refreshed first.

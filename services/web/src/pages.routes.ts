@@ -56,13 +56,21 @@ export async function pageRoutes(app: ServiceApp, web: WebContext) {
     pages.get('/streams/:id', { schema: { params: IdParams } }, async (request, reply) => {
       const { body } = await view<StreamView>(request, reply, `/web/v1/streams/${request.params.id}`);
       if (body.stream.state === 'ended') return reply.redirect(`/archives/${body.stream.id}`, 302);
-      return web.sendPage(request, reply, { name: 'stream', view: body, src: web.playbackUrl(body.stream) });
+      return web.sendPage(request, reply, {
+        name: 'stream',
+        view: body,
+        src: web.playbackUrl(body.stream, body.playback),
+      });
     });
 
     pages.get('/archives/:id', { schema: { params: IdParams } }, async (request, reply) => {
       const { body } = await view<StreamView>(request, reply, `/web/v1/streams/${request.params.id}`);
       if (body.stream.state !== 'ended') return reply.redirect(`/streams/${body.stream.id}`, 302);
-      return web.sendPage(request, reply, { name: 'archive', view: body, src: web.playbackUrl(body.stream) });
+      return web.sendPage(request, reply, {
+        name: 'archive',
+        view: body,
+        src: web.playbackUrl(body.stream, body.playback),
+      });
     });
 
     pages.get('/channels/:id', { schema: { params: IdParams } }, async (request, reply) => {

@@ -39,14 +39,17 @@ export interface WebContext {
   options: WebOptions;
   /** Streams a server-rendered page. */
   sendPage(request: FastifyRequest, reply: FastifyReply, page: PageProps, status?: number): Promise<FastifyReply>;
-  /** The playback URL of a stream: the BFF's, else the configured template. */
-  playbackUrl(stream: { id: string; state: string; playbackUrl?: string | null }): string | null;
+  /** The HLS a page plays: the BFF's playback URL (live or VOD), else the configured template. */
+  playbackUrl(
+    stream: { id: string; state: string },
+    playback: { live: string | null; vod: string | null } | undefined,
+  ): string | null;
 }
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** The CSRF token for this page's forms (set by the pages' hook). */
-    csrfToken?: string;
+    /** The origin of the HLS this page plays (the edge), added to its CSP. */
+    mediaOrigin?: string;
   }
 }
 
@@ -90,9 +93,13 @@ export const webPlugin = fp(
     });
 
     const csp = contentSecurityPolicy(options.mediaOrigins);
-    app.addHook('onSend', async (_request, reply, payload) => {
+    app.addHook('onSend', async (request, reply, payload) => {
       reply.headers(securityHeaders);
-      reply.header('content-security-policy', csp);
+      const media = request.mediaOrigin;
+      reply.header(
+        'content-security-policy',
+        media && !options.mediaOrigins.includes(media) ? contentSecurityPolicy([...options.mediaOrigins, media]) : csp,
+      );
       return payload;
     });
 
@@ -143,13 +150,17 @@ export const webPlugin = fp(
         const pageCtx: PageContext = {
           locale: localeOf(request),
           path: request.url.length <= 2000 ? request.url : '/',
-          csrf: request.csrfToken ?? reply.generateCsrf(),
+          csrf: reply.generateCsrf(),
           me: session?.user ?? null,
         };
+        if ((page.name === 'stream' || page.name === 'archive') && page.src) {
+          request.mediaOrigin = URL.canParse(page.src) ? new URL(page.src).origin : undefined;
+        }
         return write(reply, page, pageCtx, status);
       },
-      playbackUrl(stream) {
-        if (stream.playbackUrl) return stream.playbackUrl;
+      playbackUrl(stream, playback) {
+        const fromBff = stream.state === 'ended' ? playback?.vod : playback?.live;
+        if (fromBff) return fromBff;
         if (stream.state !== 'live' && stream.state !== 'ended') return null;
         return options.hlsUrlTemplate?.replaceAll('{streamId}', stream.id) ?? null;
       },

@@ -146,6 +146,16 @@ describe('the PC web in Chromium', () => {
         .toContain('@viewer_e2e hello from the e2e test');
     }
 
+    // Hostile chat text is shown as text and never runs.
+    const hostile = '<img src=x onerror="window.__xss=3"><script>window.__xss=4</script>';
+    await page.fill('[data-testid=chat-input]', hostile);
+    await page.click('[data-testid=chat-send]');
+    await expect.poll(() => other.locator('[data-testid=chat-items]').textContent()).toContain(hostile);
+    for (const pg of [page, other]) {
+      expect(await pg.evaluate('typeof window.__xss')).toBe('undefined');
+      expect(await pg.locator('[data-testid=chat-items] img').count()).toBe(0);
+    }
+
     // A paid stamp: the balance drops by its price, and it appears in both chats.
     const before = Number(await page.getAttribute('[data-testid=balance]', 'data-balance'));
     expect(before).toBe(100);

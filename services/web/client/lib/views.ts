@@ -24,9 +24,9 @@ export interface WebStream {
   category: { id: string; slug: string; name: string } | null;
   channel: { id: string; title: string; imageUrl: string | null };
   streamer: WebUser | null;
-  /** Where the player reads HLS, once the video plane gives one (absent before). */
-  playbackUrl?: string | null;
   thumbnailUrl?: string | null;
+  /** On channel archives: the VOD playlist. */
+  vodUrl?: string | null;
 }
 
 export interface WebChannel {
@@ -74,8 +74,15 @@ export interface StampItem {
   channelId: string | null;
 }
 
+/** The edge's playlists for a stream (null: none, or the video plane is degraded). */
+export interface Playback {
+  live: string | null;
+  vod: string | null;
+}
+
 export interface StreamView {
   stream: WebStream;
+  playback?: Playback;
   channel: WebChannel | null;
   viewerFollows: boolean;
   catalog: { version: string; items: StampItem[] } | null;

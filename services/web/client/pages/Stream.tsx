@@ -30,6 +30,7 @@ export function Stream(props: { view: StreamView; vod: boolean; src: string | nu
     <Layout>
       <div class={props.vod ? 'stream-page vod' : 'stream-page'}>
         <div class="stage">
+          {isDegraded(v.meta, 'playback') && <Degraded section="playback" />}
           <Island
             name="player"
             component={Player}
