@@ -6,6 +6,7 @@ const renderedTrees = [
   'deploy/k8s/overlays/dev',
   'deploy/k8s/overlays/prod',
   'deploy/k8s/cluster',
+  'deploy/k8s/monitoring',
   'deploy/argocd/apps',
 ] as const;
 

@@ -5,6 +5,7 @@ import { infraValuesCommand } from './infra-values.ts';
 import { planIpsMain } from './plan-ips.ts';
 import { seedCommand } from './seed.ts';
 import { migrate, serve } from './serve.ts';
+import { silenceMain } from './silence.ts';
 import { up } from './up.ts';
 
 const USAGE = `usage: livehouse <command>
@@ -18,6 +19,7 @@ const USAGE = `usage: livehouse <command>
                                          include (see --help)
   migrate <service> --config FILE        apply the service's pending migrations
   seed [--data DIR]                      demo data into a running 'livehouse up' (idempotent)
+  silence <create|list|expire> [options] Alertmanager silences for a namespace or service (maintenance; see --help)
 
 Secrets come from LIVEHOUSE_* environment variables; see README.md.`;
 
@@ -25,6 +27,10 @@ async function main(argv: string[]) {
   // plan-ips has options of its own.
   if (argv[0] === 'plan-ips') {
     process.exitCode = await planIpsMain(argv.slice(1));
+    return;
+  }
+  if (argv[0] === 'silence') {
+    process.exitCode = await silenceMain(argv.slice(1));
     return;
   }
   if (argv[0] === 'infra-values') {

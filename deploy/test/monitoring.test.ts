@@ -1,0 +1,89 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startTestPlatform, type TestPlatform } from '@livehouse/kit/testing';
+import { Identifier, parser, VectorSelector } from '@prometheus-io/lezer-promql';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { services } from '../../packages/cli/src/services.ts';
+import { ofKind, render, repoRoot } from './manifests.ts';
+
+// biome-ignore lint/suspicious/noExplicitAny: manifests are read field by field
+type Any = any;
+
+/** Series Prometheus makes itself, not a service. */
+const PROMETHEUS_OWN = new Set(['up', 'scrape_duration_seconds', 'scrape_samples_scraped']);
+
+/** The metric names an expression selects, read with Prometheus' own PromQL grammar (lezer-promql). */
+function metricNames(expr: string): string[] {
+  const tree = parser.parse(expr);
+  const names: string[] = [];
+  let error = false;
+  tree.iterate({
+    enter: (node) => {
+      if (node.type.isError) error = true;
+      if (node.type.id === VectorSelector) {
+        const id = node.node.getChild(Identifier);
+        if (id) names.push(expr.slice(id.from, id.to));
+      }
+    },
+  });
+  if (error) throw new Error(`not PromQL: ${expr}`);
+  return names;
+}
+
+/** A histogram's series carry _bucket/_count/_sum; /metrics declares the base name in # TYPE. */
+const baseName = (name: string) => name.replace(/_(bucket|count|sum)$/, '');
+
+const rules = ofKind(render('deploy/k8s/monitoring'), 'PrometheusRule').flatMap((r) =>
+  (r.spec.groups as Any[]).flatMap((g) => g.rules as Any[]),
+);
+
+describe('alerts over the services’ real metrics', () => {
+  let platform: TestPlatform;
+  const exposed = new Map<string, Set<string>>();
+  beforeAll(async () => {
+    platform = await startTestPlatform(
+      Object.values(services).map((s) => s.definition),
+      'pglite',
+    );
+    for (const [name, running] of platform.services) {
+      const text = await (await fetch(`${running.adminUrl}/metrics`)).text();
+      exposed.set(name, new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1] as string)));
+    }
+  }, 120_000);
+  afterAll(() => platform?.close());
+
+  it('when the rules are parsed, then each is PromQL selecting at least one metric, with a severity', () => {
+    expect(rules.length).toBeGreaterThan(0);
+    for (const rule of rules) {
+      expect(metricNames(rule.expr).length, rule.alert).toBeGreaterThan(0);
+      expect(['critical', 'warning'], rule.alert).toContain(rule.labels?.severity);
+    }
+  });
+
+  it('when a rule names a metric, then a running service exposes it on /metrics (or, for a service the CLI does not run yet, its source declares it)', () => {
+    const unknown: string[] = [];
+    const sources = readdirSync(join(repoRoot, 'services')).filter((s) => !services[s]);
+    for (const rule of rules)
+      for (const name of metricNames(rule.expr).map(baseName)) {
+        if (PROMETHEUS_OWN.has(name)) continue;
+        if ([...exposed.values()].some((set) => set.has(name))) continue;
+        const declared = sources.some((s) =>
+          readdirSync(join(repoRoot, 'services', s, 'src'), { recursive: true })
+            .filter((f) => String(f).endsWith('.ts'))
+            .some((f) =>
+              readFileSync(join(repoRoot, 'services', s, 'src', String(f)), 'utf8').includes(`name: '${name}'`),
+            ),
+        );
+        if (!declared) unknown.push(`${rule.alert}: ${name}`);
+      }
+    expect(unknown).toEqual([]);
+  });
+
+  it('when a rule names a metric nobody exposes, then the check above would report it', () => {
+    expect(metricNames('sum(rate(livehouse_no_such_metric_total[5m])) > 0')).toEqual([
+      'livehouse_no_such_metric_total',
+    ]);
+    expect([...exposed.values()].some((set) => set.has('livehouse_no_such_metric_total'))).toBe(false);
+    expect([...exposed.values()].some((set) => set.has('http_request_duration_seconds'))).toBe(true);
+  });
+});
