@@ -71,7 +71,8 @@ export class Live {
   readonly channelId: string;
   readonly transcoded: boolean;
   readonly renditions: readonly RenditionConfig[];
-  readonly events = new EventEmitter();
+  // Every held blocking reload on the origin listens here: no listener limit.
+  readonly events = new EventEmitter().setMaxListeners(0);
   state: 'publishing' | 'reconnecting' | 'ended' = 'publishing';
   speed: number | undefined;
   #deps: LiveDeps;
