@@ -1,4 +1,5 @@
 import { dbKinds, type TestPlatform } from '@livehouse/kit/testing';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildWorld, publicApi, startBff, type World } from './helpers.ts';
 
@@ -56,4 +57,72 @@ describe.each(dbKinds)('bff breakers against hostile clients on %s', (kind) => {
     const states = await breakerStates(admin);
     expect(states).toEqual(allClosed(states));
   });
+
+  it('when clients send random bodies, headers (every internal livehouse-* one) and tokens, then no breaker leaves closed', async () => {
+    const internal = [
+      'livehouse-deadline',
+      'livehouse-db-queries',
+      'livehouse-degraded',
+      'livehouse-client-ip',
+      'x-livehouse-client-ip',
+    ];
+    const headerValue = fc.oneof(
+      fc.constantFrom('0', '1', '-1', String(Date.now() + 2), 'NaN', '9'.repeat(30), ''),
+      fc.integer().map((n) => String(Date.now() + n)),
+      fc.string({ maxLength: 40 }).map((v) => v.replace(/[^\x20-\x7e]/g, '')),
+    );
+    const headers = fc.dictionary(
+      fc.oneof(
+        fc.constantFrom(...internal, 'traceparent', 'x-request-id', 'x-forwarded-for', 'idempotency-key'),
+        fc.constantFrom('livehouse-x', 'livehouse-user'),
+      ),
+      headerValue,
+      { maxKeys: 6 },
+    );
+    const token = fc.oneof(
+      fc.constant(undefined),
+      fc.constant(w.viewer.token),
+      fc.constant(w.streamer.token),
+      fc.string({ maxLength: 60 }).map((t) => t.replace(/[^\x21-\x7e]/g, 'a')),
+    );
+    const text = fc.oneof(fc.string({ maxLength: 30 }), fc.constantFrom('\u0000', 'a\uD800', 'x'.repeat(3000)));
+    const body = fc.oneof(
+      fc.jsonValue({ maxDepth: 2 }),
+      fc.record({ login: text, password: text }, { requiredKeys: [] }),
+      fc.record({ handle: text, email: text, password: text }, { requiredKeys: [] }),
+      fc.record({ bio: text, displayName: text, title: text, description: text, stampId: text }, { requiredKeys: [] }),
+    );
+    const routes = [
+      ['POST', '/auth/login'],
+      ['POST', '/auth/signup'],
+      ['POST', '/auth/refresh'],
+      ['POST', '/auth/logout'],
+      ['PATCH', '/me'],
+      ['GET', '/me'],
+      ['POST', '/me/channel'],
+      ['POST', '/me/streams'],
+      ['GET', '/home'],
+      ['GET', `/streams/${w.streamId}`],
+      ['GET', `/channels/${w.channelId}`],
+      ['GET', `/users/${w.viewer.id}`],
+      ['POST', `/streams/${w.streamId}/stamps`],
+      ['PUT', `/me/following/${w.streamer.id}`],
+      ['GET', '/me/points'],
+      ['GET', '/stamps/catalog'],
+    ] as const;
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...routes), body, headers, token, async ([method, path], b, h, t) => {
+        const res = await api(method, path, {
+          ...(method !== 'GET' && { body: JSON.stringify(b) }),
+          ...(t !== undefined && { token: t }),
+          headers: h,
+        });
+        expect(res.status, `${method} ${path} ${JSON.stringify(res.body)}`).toBeLessThan(500);
+      }),
+      { numRuns: 150 },
+    );
+    const states = await breakerStates(admin);
+    expect(Object.keys(states).sort()).toEqual(['auth', 'chat', 'contents', 'point', 'stamp', 'timeline', 'user']);
+    expect(states).toEqual(allClosed(states));
+  }, 120_000);
 });

@@ -69,7 +69,7 @@ export async function startEdgeProcess(config: Record<string, Record<string, unk
     fds: () => readdirSync(`/proc/${pid}/fd`).length,
     async settledFds() {
       let last = -1;
-      for (let stable = 0, i = 0; stable < 3 && i < 100; i++) {
+      for (let stable = 0, i = 0; stable < 20 && i < 300; i++) {
         const now = readdirSync(`/proc/${pid}/fd`).length;
         stable = now === last ? stable + 1 : 0;
         last = now;
