@@ -151,6 +151,17 @@ describe('livehouse infra-values: terraform outputs → the components the manif
       expect(left).toEqual([]);
     });
 
+    it(`when ${env}'s namespace is rendered with real outputs, then its SecretStore assumes the env's reader role`, () => {
+      const { values, dir } = generate(realOutputs(env));
+      const store = renderWith([`deploy/k8s/overlays/${env}/platform`], dir).find((o) => o.kind === 'SecretStore');
+      expect(store?.spec.provider.aws).toMatchObject({
+        role: `arn:aws:iam::444455556666:role/livehouse-${env}-external-secrets`,
+        region: 'us-west-2',
+        prefix: `livehouse/${env}/`,
+      });
+      expect(values.secrets_reader_role_arn).toBe(store?.spec.provider.aws.role);
+    });
+
     it(`when ${env}'s load-balancer attributes are generated, then only the log bucket differs from the overlay's`, () => {
       const { values } = generate(realOutputs(env));
       const overlay = render(`deploy/k8s/overlays/${env}/bff`).find((o) => o.kind === 'Ingress');

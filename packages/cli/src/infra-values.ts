@@ -7,7 +7,7 @@ import { stringify } from 'yaml';
  * `livehouse infra-values`: turns `terraform output -json` of an environment root (deploy/terraform/envs/<env>)
  * into two Kustomize components, so that the manifests carry no hand-copied account ids, ARNs, names or hosts:
  *   <out>/kustomization.yaml         for the overlay's folders: the ECR image, the BFF Ingress's host,
- *                                    certificate, security group and access-log bucket
+ *                                    certificate, security group and access-log bucket, the SecretStore's role
  *   <out>/addons/kustomization.yaml  for the Argo CD add-on Applications and Karpenter's EC2NodeClass: cluster
  *                                    name, region, VPC, interruption queue, node role, ExternalDNS's zone
  */
@@ -26,6 +26,7 @@ export interface InfraValues {
   alb_logs_bucket: string;
   karpenter_node_role_name: string;
   karpenter_queue_name: string;
+  secrets_reader_role_arn: string;
 }
 
 const REQUIRED: (keyof InfraValues)[] = [
@@ -41,6 +42,7 @@ const REQUIRED: (keyof InfraValues)[] = [
   'alb_logs_bucket',
   'karpenter_node_role_name',
   'karpenter_queue_name',
+  'secrets_reader_role_arn',
 ];
 
 /** Reads `terraform output -json` (`{"name": {"value": …, "type": …, "sensitive": …}}`). */
@@ -112,9 +114,14 @@ export function overlayComponent(v: InfraValues): string {
         { op: 'replace', path: '/spec/tls/0/hosts/0', value: v.api_host },
         { op: 'replace', path: '/spec/rules/0/host', value: v.api_host },
       ]),
+      // The namespace's SecretStore (deploy/k8s/platform/secret-store.yaml): this environment's reader role.
+      patch('SecretStore', 'aws-secrets-manager', [
+        { op: 'replace', path: '/spec/provider/aws/role', value: v.secrets_reader_role_arn },
+        { op: 'replace', path: '/spec/provider/aws/region', value: v.region },
+      ]),
     ],
   };
-  return HEADER(v, 'the overlay values (image, Ingress)') + stringify(component, YAML);
+  return HEADER(v, 'the overlay values (image, Ingress, SecretStore)') + stringify(component, YAML);
 }
 
 const values = (path: string) => `/spec/source/helm/valuesObject/${path}`;

@@ -114,6 +114,7 @@ describe('terraform outputs', () => {
     alb_logs_bucket: 'b',
     karpenter_node_role_name: 'n',
     karpenter_queue_name: 'q',
+    secrets_reader_role_arn: 'r',
   };
   const asOutputs = (values: Record<string, unknown>) =>
     JSON.stringify(Object.fromEntries(Object.entries(values).map(([k, v]) => [k, { value: v, sensitive: false }])));

@@ -111,3 +111,8 @@ output "database_address" {
 output "redis_address" {
   value = module.data.redis_address
 }
+
+output "secrets_reader_role_arn" {
+  description = "The role the namespace's SecretStore assumes (spec.provider.aws.role)."
+  value       = module.identities.namespace_secrets_reader_role_arn
+}

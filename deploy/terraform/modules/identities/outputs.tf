@@ -22,3 +22,8 @@ output "thumbnail_role_arn" {
 output "ingest_role_arn" {
   value = module.ingest.iam_role_arn
 }
+
+output "namespace_secrets_reader_role_arn" {
+  description = "The role the livehouse namespace's SecretStore names."
+  value       = aws_iam_role.secrets_reader["livehouse-${var.environment}-external-secrets"].arn
+}
