@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { running } from '../src/index.ts';
 import {
   channelWithKey,
   filesUnder,
@@ -48,7 +49,7 @@ describe('bad RTMP input', () => {
   }, 120_000);
   afterAll(() => m?.close());
 
-  it('when garbage, no key, a second publisher, a key in a query or a huge chunk size arrive, then each is refused, logged without the key, writes nothing, and the live stream goes on', async () => {
+  it('when garbage, no key, a second publisher, a key in a query or a huge chunk size arrive, then each is refused, logged without the key, writes nothing, and the live stream goes on (through an ffmpeg crash too)', async () => {
     const { channelId, key } = await channelWithKey(m.p);
     const other = await channelWithKey(m.p);
     // A stream that must stay unaffected.
@@ -112,6 +113,20 @@ describe('bad RTMP input', () => {
       expect(good.child.exitCode).toBeNull();
       const stillLive = await m.p.call('contents', 'GET', `/channels/${channelId}`);
       expect(stillLive.body.liveStreamId).toBe(streamId);
+
+      // ffmpeg dies mid-stream: the supervisor restarts it; the same stream goes on after a discontinuity.
+      const live = [...running].map((i) => i.lives.get(streamId)).find((l) => l !== undefined);
+      const pid = live?.ffmpegPid;
+      expect(pid).toBeDefined();
+      process.kill(pid as number, 'SIGKILL');
+      await waitFor('a discontinuity after the restart', async () =>
+        (await get(playlist)).text.includes('#EXT-X-DISCONTINUITY'),
+      );
+      await waitFor('a new ffmpeg', async () => live?.ffmpegPid !== undefined && live.ffmpegPid !== pid);
+      const afterRestart = await newest();
+      await waitFor('the stream to advance after the restart', async () => (await newest()) > afterRestart);
+      expect((await m.p.call('contents', 'GET', `/channels/${channelId}`)).body.liveStreamId).toBe(streamId);
+      expect(m.p.logs.some((l) => l.includes('ffmpeg died mid-stream') && l.includes(streamId))).toBe(true);
     } finally {
       kill(good.child);
     }
