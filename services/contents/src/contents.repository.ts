@@ -1,19 +1,32 @@
-import type { contents } from '@livehouse/contracts';
+import { pgErrorCode } from '@livehouse/kit';
 import type { Kysely, Transaction } from 'kysely';
-import type { CategoryRow, ContentsDatabase, StreamStateColumn } from './db.ts';
+import type { ContentsDatabase, StreamStateColumn } from './db.ts';
 
 type Db = Kysely<ContentsDatabase> | Transaction<ContentsDatabase>;
 type Trx = Transaction<ContentsDatabase>;
 
+/**
+ * The typed outcome a constraint violation stands for (unique: 23505, foreign key: 23503), so that
+ * no service knows SQLSTATEs; any other error is rethrown. In a transaction the violation has
+ * aborted it: the caller must end it (throw) on such an outcome.
+ */
+async function orOutcome<T, O extends string>(
+  run: Promise<T>,
+  outcomes: { unique?: O; foreignKey?: O },
+): Promise<T | O> {
+  try {
+    return await run;
+  } catch (err) {
+    const code = pgErrorCode(err);
+    if (code === '23505' && outcomes.unique) return outcomes.unique;
+    if (code === '23503' && outcomes.foreignKey) return outcomes.foreignKey;
+    throw err;
+  }
+}
+
 // ── categories ──────────────────────────────────────────────────────────────────────
 
 const categoryColumns = ['categories.id', 'categories.slug', 'categories.name'] as const;
-
-export const toCategory = (row: Pick<CategoryRow, 'id' | 'slug' | 'name'>): contents.Category => ({
-  id: row.id,
-  slug: row.slug,
-  name: row.name,
-});
 
 export function listCategories(db: Db) {
   return db.selectFrom('categories').select(categoryColumns).orderBy('name').orderBy('id').limit(1000).execute();
@@ -23,15 +36,11 @@ export function findCategoryBySlug(db: Db, slug: string) {
   return db.selectFrom('categories').select(categoryColumns).where('slug', '=', slug).executeTakeFirst();
 }
 
+/** The new category, or `'slug_taken'`. */
 export function insertCategory(db: Db, c: { slug: string; name: string }) {
-  return db.insertInto('categories').values(c).returning(categoryColumns).executeTakeFirstOrThrow();
-}
-
-/** A joined category (left join) or null. */
-function joinedCategory(r: { category_id: string | null; category_slug: string | null; category_name: string | null }) {
-  return r.category_id && r.category_slug !== null && r.category_name !== null
-    ? { id: r.category_id, slug: r.category_slug, name: r.category_name }
-    : null;
+  return orOutcome(db.insertInto('categories').values(c).returning(categoryColumns).executeTakeFirstOrThrow(), {
+    unique: 'slug_taken',
+  });
 }
 
 // ── channels ────────────────────────────────────────────────────────────────────────
@@ -58,22 +67,7 @@ function channelQuery(db: Db) {
     ]);
 }
 
-type ChannelResult = Awaited<ReturnType<ReturnType<typeof channelQuery>['executeTakeFirstOrThrow']>>;
-
-export function toChannel(r: ChannelResult): contents.Channel {
-  return {
-    id: r.id,
-    ownerId: r.owner_id,
-    title: r.title,
-    description: r.description,
-    category: joinedCategory(r),
-    imageUrl: r.image_url,
-    featured: r.featured,
-    liveStreamId: r.live_stream_id,
-    createdAt: r.created_at.toISOString(),
-    updatedAt: r.updated_at.toISOString(),
-  };
-}
+export type ChannelResult = Awaited<ReturnType<ReturnType<typeof channelQuery>['executeTakeFirstOrThrow']>>;
 
 export function findChannel(db: Db, id: string) {
   return channelQuery(db).where('channels.id', '=', id).executeTakeFirst();
@@ -104,18 +98,22 @@ export function insertChannel(
     streamKeyHash: string;
   },
 ) {
-  return trx
-    .insertInto('channels')
-    .values({
-      owner_id: c.ownerId,
-      title: c.title,
-      description: c.description,
-      category_id: c.categoryId,
-      image_url: c.imageUrl,
-      stream_key_hash: c.streamKeyHash,
-    })
-    .returning(['id'])
-    .executeTakeFirstOrThrow();
+  return orOutcome(
+    trx
+      .insertInto('channels')
+      .values({
+        owner_id: c.ownerId,
+        title: c.title,
+        description: c.description,
+        category_id: c.categoryId,
+        image_url: c.imageUrl,
+        stream_key_hash: c.streamKeyHash,
+      })
+      .returning(['id'])
+      .executeTakeFirstOrThrow(),
+    // One channel per owner (a unique index); the category must exist.
+    { unique: 'owner_has_channel', foreignKey: 'unknown_category' },
+  );
 }
 
 export async function updateChannel(
@@ -129,13 +127,16 @@ export async function updateChannel(
     featured?: boolean;
   },
 ) {
-  const row = await db
-    .updateTable('channels')
-    .set({ ...changes, updated_at: new Date() })
-    .where('id', '=', id)
-    .returning('id')
-    .executeTakeFirst();
-  return row !== undefined;
+  const row = await orOutcome(
+    db
+      .updateTable('channels')
+      .set({ ...changes, updated_at: new Date() })
+      .where('id', '=', id)
+      .returning('id')
+      .executeTakeFirst(),
+    { foreignKey: 'unknown_category' },
+  );
+  return row === 'unknown_category' ? row : row !== undefined;
 }
 
 export async function setStreamKeyHash(db: Db, id: string, hash: string) {
@@ -183,32 +184,7 @@ function streamQuery(db: Db) {
     ]);
 }
 
-type StreamResult = Awaited<ReturnType<ReturnType<typeof streamQuery>['executeTakeFirstOrThrow']>>;
-
-const iso = (d: Date | null) => (d ? d.toISOString() : null);
-
-export function toStream(r: StreamResult): contents.Stream {
-  return {
-    id: r.id,
-    channelId: r.channel_id,
-    ownerId: r.owner_id,
-    channel: { title: r.channel_title, imageUrl: r.channel_image_url },
-    title: r.title,
-    category: joinedCategory(r),
-    state: r.state,
-    scheduledAt: iso(r.scheduled_at),
-    startedAt: iso(r.started_at),
-    endedAt: iso(r.ended_at),
-    durationSeconds: r.duration_seconds,
-    viewerCount: r.viewer_count,
-    peakViewerCount: r.peak_viewer_count,
-    archive:
-      r.archive_seconds !== null && r.archive_registered_at
-        ? { durationSeconds: r.archive_seconds, registeredAt: r.archive_registered_at.toISOString() }
-        : null,
-    createdAt: r.created_at.toISOString(),
-  };
-}
+export type StreamResult = Awaited<ReturnType<ReturnType<typeof streamQuery>['executeTakeFirstOrThrow']>>;
 
 export function findStream(db: Db, id: string) {
   return streamQuery(db).where('streams.id', '=', id).executeTakeFirst();
@@ -223,11 +199,14 @@ export function insertStream(
   db: Db,
   s: { channelId: string; title: string; categoryId: string | null; scheduledAt: Date | null },
 ) {
-  return db
-    .insertInto('streams')
-    .values({ channel_id: s.channelId, title: s.title, category_id: s.categoryId, scheduled_at: s.scheduledAt })
-    .returning('id')
-    .executeTakeFirstOrThrow();
+  return orOutcome(
+    db
+      .insertInto('streams')
+      .values({ channel_id: s.channelId, title: s.title, category_id: s.categoryId, scheduled_at: s.scheduledAt })
+      .returning('id')
+      .executeTakeFirstOrThrow(),
+    { foreignKey: 'unknown_category' },
+  );
 }
 
 /**
@@ -253,13 +232,17 @@ export function lockStream(trx: Trx, id: string) {
     .executeTakeFirst();
 }
 
+/** `'channel_already_live'`: the partial unique index allows one live stream per channel. */
 export function markLive(trx: Trx, id: string, startedAt: Date) {
-  return trx
-    .updateTable('streams')
-    .set({ state: 'live', started_at: startedAt, viewer_count: 0, peak_viewer_count: 0 })
-    .where('id', '=', id)
-    .where('state', '=', 'scheduled')
-    .executeTakeFirstOrThrow();
+  return orOutcome(
+    trx
+      .updateTable('streams')
+      .set({ state: 'live', started_at: startedAt, viewer_count: 0, peak_viewer_count: 0 })
+      .where('id', '=', id)
+      .where('state', '=', 'scheduled')
+      .executeTakeFirstOrThrow(),
+    { unique: 'channel_already_live' },
+  );
 }
 
 export function markEnded(trx: Trx, id: string, endedAt: Date, durationSeconds: number) {

@@ -1,17 +1,6 @@
 import { contents } from '@livehouse/contracts';
-import {
-  AppError,
-  decodeCursor,
-  notFound,
-  pgErrorCode,
-  requireService,
-  requireUser,
-  type ServiceApp,
-  toPage,
-} from '@livehouse/kit';
+import { requireService, type ServiceApp } from '@livehouse/kit';
 import type { Kysely } from 'kysely';
-import type { Static } from 'typebox';
-import * as repo from './contents.repository.ts';
 import * as service from './contents.service.ts';
 import type { ContentsDatabase } from './db.ts';
 
@@ -22,31 +11,18 @@ export const STREAM_KEY_CALLERS = ['ingest'];
 
 export async function contentsRoutes(app: ServiceApp, db: Kysely<ContentsDatabase>) {
   // ── categories ────────────────────────────────────────────────────────────────────
-  app.get('/categories', { schema: { response: { 200: contents.CategoryList } } }, async () => ({
-    items: (await repo.listCategories(db)).map(repo.toCategory),
-  }));
+  app.get('/categories', { schema: { response: { 200: contents.CategoryList } } }, async () => service.categories(db));
 
   app.get(
     '/categories/:slug',
     { schema: { params: contents.SlugParams, response: { 200: contents.Category } } },
-    async (request) => {
-      const row = await repo.findCategoryBySlug(db, request.params.slug);
-      if (!row) throw notFound(`the category ${request.params.slug}`);
-      return repo.toCategory(row);
-    },
+    async (request) => service.category(db, request.params.slug),
   );
 
   app.post(
     '/categories',
     { schema: { body: contents.CreateCategoryBody, response: { 201: contents.Category } } },
-    async (request, reply) => {
-      if (!requireUser(request.caller).roles.includes('admin'))
-        throw new AppError('forbidden', 'only admins add categories');
-      const row = await repo.insertCategory(db, request.body).catch((err: unknown) => {
-        throw pgErrorCode(err) === '23505' ? new AppError('conflict', `the slug ${request.body.slug} is taken`) : err;
-      });
-      return reply.code(201).send(repo.toCategory(row));
-    },
+    async (request, reply) => reply.code(201).send(await service.createCategory(db, request.caller, request.body)),
   );
 
   // ── channels ──────────────────────────────────────────────────────────────────────
@@ -60,27 +36,19 @@ export async function contentsRoutes(app: ServiceApp, db: Kysely<ContentsDatabas
   app.get(
     '/channels',
     { schema: { querystring: contents.BatchQuery, response: { 200: contents.ChannelList } } },
-    async (request) => ({ items: (await repo.findChannels(db, parseIds(request.query.ids))).map(repo.toChannel) }),
+    async (request) => service.channels(db, parseIds(request.query.ids)),
   );
 
   app.get(
     '/channels/:id',
     { schema: { params: contents.IdParams, response: { 200: contents.Channel } } },
-    async (request) => {
-      const row = await repo.findChannel(db, request.params.id);
-      if (!row) throw notFound('the channel');
-      return repo.toChannel(row);
-    },
+    async (request) => service.channel(db, request.params.id),
   );
 
   app.get(
     '/channels/by-owner/:userId',
     { schema: { params: contents.OwnerParams, response: { 200: contents.Channel } } },
-    async (request) => {
-      const row = await repo.findChannelByOwner(db, request.params.userId);
-      if (!row) throw notFound('a channel of this user');
-      return repo.toChannel(row);
-    },
+    async (request) => service.channelByOwner(db, request.params.userId),
   );
 
   app.patch(
@@ -108,7 +76,7 @@ export async function contentsRoutes(app: ServiceApp, db: Kysely<ContentsDatabas
   app.get(
     '/channels/:id/archives',
     { schema: { params: contents.IdParams, querystring: contents.ListQuery, response: { 200: contents.StreamPage } } },
-    async (request) => archivePage(db, request.params.id, request.query),
+    async (request) => service.archivePage(db, request.params.id, request.query),
   );
 
   app.post(
@@ -122,7 +90,7 @@ export async function contentsRoutes(app: ServiceApp, db: Kysely<ContentsDatabas
   app.get(
     '/streams',
     { schema: { querystring: contents.BatchQuery, response: { 200: contents.StreamList } } },
-    async (request) => ({ items: (await repo.findStreams(db, parseIds(request.query.ids))).map(repo.toStream) }),
+    async (request) => service.streams(db, parseIds(request.query.ids)),
   );
 
   // Live now: most viewers first, optionally in one category.
@@ -131,7 +99,7 @@ export async function contentsRoutes(app: ServiceApp, db: Kysely<ContentsDatabas
     { schema: { querystring: contents.LiveQuery, response: { 200: contents.StreamPage } } },
     async (request) => {
       const { categoryId, category } = request.query;
-      return livePage(db, { categoryId, categorySlug: category }, request.query);
+      return service.livePage(db, { categoryId, categorySlug: category }, request.query);
     },
   );
 
@@ -139,7 +107,7 @@ export async function contentsRoutes(app: ServiceApp, db: Kysely<ContentsDatabas
   app.get(
     '/streams/featured',
     { schema: { querystring: contents.ListQuery, response: { 200: contents.StreamPage } } },
-    async (request) => livePage(db, { featuredOnly: true }, request.query),
+    async (request) => service.livePage(db, { featuredOnly: true }, request.query),
   );
 
   app.get(
@@ -169,43 +137,3 @@ export async function contentsRoutes(app: ServiceApp, db: Kysely<ContentsDatabas
 }
 
 const parseIds = (ids: string) => [...new Set(ids.toLowerCase().split(','))];
-
-async function livePage(
-  db: Kysely<ContentsDatabase>,
-  filter: repo.LiveFilter,
-  query: Static<typeof contents.ListQuery>,
-) {
-  const limit = query.limit ?? 20;
-  const key = decodeCursor(query.cursor, 2);
-  const after = key && { viewers: cursorInt(key[0]), id: cursorId(key[1]) };
-  const rows = await repo.listLive(db, filter, limit, after);
-  // An empty first page for an unknown category slug is a 404; only then does it cost a second statement.
-  if (rows.length === 0 && !after && filter.categorySlug && !(await repo.findCategoryBySlug(db, filter.categorySlug))) {
-    throw notFound(`the category ${filter.categorySlug}`);
-  }
-  const page = toPage(rows, limit, (r) => [r.viewer_count, r.id]);
-  return { items: page.items.map(repo.toStream), nextCursor: page.nextCursor };
-}
-
-async function archivePage(db: Kysely<ContentsDatabase>, channelId: string, query: Static<typeof contents.ListQuery>) {
-  const limit = query.limit ?? 20;
-  const key = decodeCursor(query.cursor, 2);
-  const after = key && { endedAt: new Date(cursorInt(key[0])), id: cursorId(key[1]) };
-  const rows = await repo.listArchives(db, channelId, limit, after);
-  if (rows.length === 0 && !after && !(await repo.findChannelOwner(db, channelId))) throw notFound('the channel');
-  const page = toPage(rows, limit, (r) => [(r.ended_at as Date).getTime(), r.id]);
-  return { items: page.items.map(repo.toStream), nextCursor: page.nextCursor };
-}
-
-// Cursors are opaque but come from clients: a forged one is a 400, never a SQL error.
-const badCursor = () =>
-  new AppError('bad_request', 'the cursor is invalid: pass back a nextCursor exactly as received');
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-function cursorInt(v: string | number | undefined) {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw badCursor();
-  return v;
-}
-function cursorId(v: string | number | undefined) {
-  if (typeof v !== 'string' || !UUID.test(v)) throw badCursor();
-  return v;
-}

@@ -1,7 +1,18 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { contents } from '@livehouse/contracts';
-import { AppError, type Caller, forbidden, notFound, pgErrorCode, requireUser, writeEvent } from '@livehouse/kit';
+import {
+  AppError,
+  type Caller,
+  decodeCursor,
+  forbidden,
+  notFound,
+  requireUser,
+  toPage,
+  writeEvent,
+} from '@livehouse/kit';
 import type { Kysely, Transaction } from 'kysely';
+import type { Static } from 'typebox';
+import { toCategory, toChannel, toStream } from './contents.mappers.ts';
 import * as repo from './contents.repository.ts';
 import type { ContentsDatabase } from './db.ts';
 
@@ -28,7 +39,43 @@ export function requireOwnerOrAdmin(caller: Caller, ownerId: string, what: strin
   return user;
 }
 
+// ── categories ──────────────────────────────────────────────────────────────────────
+
+export async function categories(db: Db): Promise<contents.CategoryList> {
+  return { items: (await repo.listCategories(db)).map(toCategory) };
+}
+
+export async function category(db: Db, slug: string) {
+  const row = await repo.findCategoryBySlug(db, slug);
+  if (!row) throw notFound(`the category ${slug}`);
+  return toCategory(row);
+}
+
+export async function createCategory(db: Db, caller: Caller, body: { slug: string; name: string }) {
+  if (!isAdmin(requireUser(caller))) throw new AppError('forbidden', 'only admins add categories');
+  const row = await repo.insertCategory(db, body);
+  if (row === 'slug_taken') throw new AppError('conflict', `the slug ${body.slug} is taken`);
+  return toCategory(row);
+}
+
 // ── channels ────────────────────────────────────────────────────────────────────────
+
+/** Batch lookup: one statement for up to 100 ids; unknown ids are simply absent. */
+export async function channels(db: Db, ids: readonly string[]): Promise<contents.ChannelList> {
+  return { items: (await repo.findChannels(db, ids)).map(toChannel) };
+}
+
+export async function channel(db: Db, id: string) {
+  const row = await repo.findChannel(db, id);
+  if (!row) throw notFound('the channel');
+  return toChannel(row);
+}
+
+export async function channelByOwner(db: Db, ownerId: string) {
+  const row = await repo.findChannelByOwner(db, ownerId);
+  if (!row) throw notFound('a channel of this user');
+  return toChannel(row);
+}
 
 export async function createChannel(db: Db, caller: Caller, body: contents.CreateChannelBody) {
   const user = requireUser(caller);
@@ -40,34 +87,31 @@ export async function createChannel(db: Db, caller: Caller, body: contents.Creat
   }
   const ownerId = body.ownerId ?? user.id;
   const { key, hash } = newStreamKey();
-  const id = await db
-    .transaction()
-    .execute(async (trx) => {
-      const { id } = await repo.insertChannel(trx, {
-        ownerId,
-        title: body.title,
-        description: body.description ?? '',
-        categoryId: body.categoryId ?? null,
-        imageUrl: body.imageUrl ?? null,
-        streamKeyHash: hash,
-      });
-      await writeEvent(trx, 'channel.created', id, {
-        channelId: id,
-        ownerId,
-        title: body.title,
-        categoryId: body.categoryId ?? null,
-      });
-      return id;
-    })
-    .catch((err: unknown) => {
-      if (pgErrorCode(err) === '23505')
-        throw new AppError('conflict', 'this user already has a channel (one per streamer)');
-      if (pgErrorCode(err) === '23503') throw notFound('the category');
-      throw err;
+  const id = await db.transaction().execute(async (trx) => {
+    const inserted = await repo.insertChannel(trx, {
+      ownerId,
+      title: body.title,
+      description: body.description ?? '',
+      categoryId: body.categoryId ?? null,
+      imageUrl: body.imageUrl ?? null,
+      streamKeyHash: hash,
     });
+    if (inserted === 'owner_has_channel') {
+      throw new AppError('conflict', 'this user already has a channel (one per streamer)');
+    }
+    if (inserted === 'unknown_category') throw notFound('the category');
+    const { id } = inserted;
+    await writeEvent(trx, 'channel.created', id, {
+      channelId: id,
+      ownerId,
+      title: body.title,
+      categoryId: body.categoryId ?? null,
+    });
+    return id;
+  });
   const row = await repo.findChannel(db, id);
   if (!row) throw notFound('the channel');
-  return { channel: repo.toChannel(row), streamKey: key };
+  return { channel: toChannel(row), streamKey: key };
 }
 
 export async function updateChannel(db: Db, caller: Caller, id: string, body: contents.UpdateChannelBody) {
@@ -75,20 +119,17 @@ export async function updateChannel(db: Db, caller: Caller, id: string, body: co
   if (!channel) throw notFound('the channel');
   const user = requireOwnerOrAdmin(caller, channel.owner_id, 'change it');
   if (body.featured !== undefined && !isAdmin(user)) throw forbidden('only an admin may feature a channel');
-  await repo
-    .updateChannel(db, id, {
-      ...(body.title !== undefined && { title: body.title }),
-      ...(body.description !== undefined && { description: body.description }),
-      ...(body.categoryId !== undefined && { category_id: body.categoryId }),
-      ...(body.imageUrl !== undefined && { image_url: body.imageUrl }),
-      ...(body.featured !== undefined && { featured: body.featured }),
-    })
-    .catch((err: unknown) => {
-      throw pgErrorCode(err) === '23503' ? notFound('the category') : err;
-    });
+  const updated = await repo.updateChannel(db, id, {
+    ...(body.title !== undefined && { title: body.title }),
+    ...(body.description !== undefined && { description: body.description }),
+    ...(body.categoryId !== undefined && { category_id: body.categoryId }),
+    ...(body.imageUrl !== undefined && { image_url: body.imageUrl }),
+    ...(body.featured !== undefined && { featured: body.featured }),
+  });
+  if (updated === 'unknown_category') throw notFound('the category');
   const row = await repo.findChannel(db, id);
   if (!row) throw notFound('the channel');
-  return repo.toChannel(row);
+  return toChannel(row);
 }
 
 export async function regenerateStreamKey(db: Db, caller: Caller, id: string): Promise<contents.StreamKey> {
@@ -108,21 +149,69 @@ export async function verifyStreamKey(db: Db, key: string): Promise<contents.Ver
 
 // ── streams ─────────────────────────────────────────────────────────────────────────
 
+/** Batch lookup: one statement for up to 100 ids. */
+export async function streams(db: Db, ids: readonly string[]): Promise<contents.StreamList> {
+  return { items: (await repo.findStreams(db, ids)).map(toStream) };
+}
+
+/** Live streams, most viewers first (in one category, or featured channels only). */
+export async function livePage(
+  db: Db,
+  filter: repo.LiveFilter,
+  query: Static<typeof contents.ListQuery>,
+): Promise<contents.StreamPage> {
+  const limit = query.limit ?? 20;
+  const key = decodeCursor(query.cursor, 2);
+  const after = key && { viewers: cursorInt(key[0]), id: cursorId(key[1]) };
+  const rows = await repo.listLive(db, filter, limit, after);
+  // An empty first page for an unknown category slug is a 404; only then does it cost a second statement.
+  if (rows.length === 0 && !after && filter.categorySlug && !(await repo.findCategoryBySlug(db, filter.categorySlug))) {
+    throw notFound(`the category ${filter.categorySlug}`);
+  }
+  const page = toPage(rows, limit, (r) => [r.viewer_count, r.id]);
+  return { items: page.items.map(toStream), nextCursor: page.nextCursor };
+}
+
+/** A channel's ended streams, newest first. */
+export async function archivePage(
+  db: Db,
+  channelId: string,
+  query: Static<typeof contents.ListQuery>,
+): Promise<contents.StreamPage> {
+  const limit = query.limit ?? 20;
+  const key = decodeCursor(query.cursor, 2);
+  const after = key && { endedAt: new Date(cursorInt(key[0])), id: cursorId(key[1]) };
+  const rows = await repo.listArchives(db, channelId, limit, after);
+  if (rows.length === 0 && !after && !(await repo.findChannelOwner(db, channelId))) throw notFound('the channel');
+  const page = toPage(rows, limit, (r) => [(r.ended_at as Date).getTime(), r.id]);
+  return { items: page.items.map(toStream), nextCursor: page.nextCursor };
+}
+
+// Cursors are opaque but come from clients: a forged one is a 400, never a SQL error.
+const badCursor = () =>
+  new AppError('bad_request', 'the cursor is invalid: pass back a nextCursor exactly as received');
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+function cursorInt(v: string | number | undefined) {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw badCursor();
+  return v;
+}
+function cursorId(v: string | number | undefined) {
+  if (typeof v !== 'string' || !UUID.test(v)) throw badCursor();
+  return v;
+}
+
 export async function createStream(db: Db, caller: Caller, channelId: string, body: contents.CreateStreamBody) {
   const channel = await repo.findChannelOwner(db, channelId);
   if (!channel) throw notFound('the channel');
   requireOwnerOrAdmin(caller, channel.owner_id, 'schedule its streams');
-  const { id } = await repo
-    .insertStream(db, {
-      channelId,
-      title: body.title,
-      categoryId: body.categoryId === undefined ? channel.category_id : body.categoryId,
-      scheduledAt: body.scheduledAt ? new Date(body.scheduledAt) : null,
-    })
-    .catch((err: unknown) => {
-      throw pgErrorCode(err) === '23503' ? notFound('the category') : err;
-    });
-  return readStream(db, id);
+  const created = await repo.insertStream(db, {
+    channelId,
+    title: body.title,
+    categoryId: body.categoryId === undefined ? channel.category_id : body.categoryId,
+    scheduledAt: body.scheduledAt ? new Date(body.scheduledAt) : null,
+  });
+  if (created === 'unknown_category') throw notFound('the category');
+  return readStream(db, created.id);
 }
 
 /** The only legal moves of the state machine. */
@@ -139,27 +228,19 @@ export type StreamAction = keyof typeof TRANSITIONS;
  */
 export async function transition(db: Db, caller: Caller, id: string, action: StreamAction) {
   const move = TRANSITIONS[action];
-  await db
-    .transaction()
-    .execute(async (trx) => {
-      const row = await repo.lockStream(trx, id);
-      if (!row) throw notFound('the stream');
-      requireOwnerOrAdmin(caller, row.owner_id, `${action} its streams`);
-      if (row.state !== move.from) {
-        throw new AppError(
-          'invalid_transition',
-          `cannot ${action} a stream that is ${row.state}: only a ${move.from} stream can become ${move.to}`,
-        );
-      }
-      if (action === 'start') await startLocked(trx, row, new Date());
-      else await endLocked(trx, row, new Date());
-    })
-    .catch((err: unknown) => {
-      // The partial unique index: one live stream per channel.
-      if (pgErrorCode(err) === '23505')
-        throw new AppError('conflict', 'the channel already has a live stream: end it first');
-      throw err;
-    });
+  await db.transaction().execute(async (trx) => {
+    const row = await repo.lockStream(trx, id);
+    if (!row) throw notFound('the stream');
+    requireOwnerOrAdmin(caller, row.owner_id, `${action} its streams`);
+    if (row.state !== move.from) {
+      throw new AppError(
+        'invalid_transition',
+        `cannot ${action} a stream that is ${row.state}: only a ${move.from} stream can become ${move.to}`,
+      );
+    }
+    if (action === 'start') await startLocked(trx, row, new Date());
+    else await endLocked(trx, row, new Date());
+  });
   return readStream(db, id);
 }
 
@@ -167,7 +248,9 @@ type LockedStream = NonNullable<Awaited<ReturnType<typeof repo.lockStream>>>;
 
 /** scheduled → live on a locked row, with its event in the same transaction. */
 export async function startLocked(trx: Transaction<ContentsDatabase>, row: LockedStream, now: Date) {
-  await repo.markLive(trx, row.id, now);
+  if ((await repo.markLive(trx, row.id, now)) === 'channel_already_live') {
+    throw new AppError('conflict', 'the channel already has a live stream: end it first');
+  }
   await writeEvent(trx, 'stream.started', row.id, {
     streamId: row.id,
     channelId: row.channel_id,
@@ -206,5 +289,5 @@ export async function setViewerCount(db: Db, id: string, count: number): Promise
 export async function readStream(db: Db, id: string) {
   const row = await repo.findStream(db, id);
   if (!row) throw notFound('the stream');
-  return repo.toStream(row);
+  return toStream(row);
 }

@@ -16,16 +16,17 @@ export async function goLive(db: Db, channelId: string) {
     const found = await ingestRepo.lockChannelForPublish(trx, channelId);
     if (!found) throw notFound('the channel');
     if (found.stream?.state === 'live') return found.stream.id;
-    const streamId =
-      found.stream?.id ??
-      (
-        await repo.insertStream(trx, {
-          channelId,
-          title: found.channel.title,
-          categoryId: found.channel.category_id,
-          scheduledAt: null,
-        })
-      ).id;
+    let streamId = found.stream?.id;
+    if (!streamId) {
+      const created = await repo.insertStream(trx, {
+        channelId,
+        title: found.channel.title,
+        categoryId: found.channel.category_id,
+        scheduledAt: null,
+      });
+      if (created === 'unknown_category') throw notFound('the category');
+      streamId = created.id;
+    }
     const row = await repo.lockStream(trx, streamId);
     if (!row) throw notFound('the stream');
     await startLocked(trx, row, new Date());

@@ -64,6 +64,35 @@ describe.each(dbKinds)('contents on %s', (kind) => {
       expect(await outbox('channel.created', channel.id)).toHaveLength(1);
     });
 
+    it('when a slug is taken or a category unknown, then 409 or 404 and nothing is written', async () => {
+      const taken = await p.call('contents', 'POST', '/categories', {
+        user: admin,
+        body: { slug: 'tetris', name: 'T' },
+      });
+      expect(taken.status).toBe(409);
+      expect(taken.body.error.code).toBe('conflict');
+      const unknown = randomUUID();
+      const owner = streamer();
+      const refused = await p.call('contents', 'POST', '/channels', {
+        user: owner,
+        body: { title: 'Lost', categoryId: unknown },
+      });
+      expect(refused.status).toBe(404);
+      expect((await p.call('contents', 'GET', `/channels/by-owner/${owner.id}`)).status).toBe(404);
+      const { channel } = await createChannel(owner);
+      const patched = await p.call('contents', 'PATCH', `/channels/${channel.id}`, {
+        user: owner,
+        body: { categoryId: unknown },
+      });
+      expect(patched.status).toBe(404);
+      const stream = await p.call('contents', 'POST', `/channels/${channel.id}/streams`, {
+        user: owner,
+        body: { title: 'Lost', categoryId: unknown },
+      });
+      expect(stream.status).toBe(404);
+      expect((await p.call('contents', 'GET', `/channels/${channel.id}`)).body.category).toBeNull();
+    });
+
     it('when a channel is created, then its stream key is shown once, stored as sha256 only, and verifies', async () => {
       const owner = streamer();
       const { channel, streamKey } = await createChannel(owner);
