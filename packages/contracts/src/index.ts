@@ -1,3 +1,4 @@
+export * from './apis.ts';
 export * as auth from './auth.ts';
 export * as chat from './chat.ts';
 export * from './common.ts';
@@ -7,6 +8,7 @@ export * from './events.ts';
 export * as media from './media.ts';
 export * as payment from './payment.ts';
 export * as point from './point.ts';
+export * from './routes.ts';
 export * as stamp from './stamp.ts';
 export * as thumbnail from './thumbnail.ts';
 export * as timeline from './timeline.ts';

@@ -1,5 +1,6 @@
 import { type Static, Type } from 'typebox';
 import { CursorQuery, Id, Page, Text } from './common.ts';
+import { route } from './routes.ts';
 
 /**
  * The point service: one wallet per user on a double-entry ledger. Points are integers.
@@ -191,3 +192,10 @@ export const Reconciliation = Type.Object({
   violations: Type.Array(Violation),
 });
 export type Reconciliation = Static<typeof Reconciliation>;
+
+/** The internal API other services call (the kit generates `clients.point` from it). */
+export const routes = {
+  spend: route({ method: 'POST', path: '/spends', body: SpendBody, response: Spend }),
+  purchase: route({ method: 'POST', path: '/purchases', body: PurchaseBody, response: Purchase }),
+  wallet: route({ method: 'GET', path: '/wallets/:userId', params: WalletParams, response: Wallet }),
+};

@@ -57,7 +57,16 @@ export const baseConfigProperties = {
       { additionalProperties: false },
     ),
   ),
-  redis: Type.Optional(Type.Object({ url: Type.String({ pattern: '^rediss?://' }) }, { additionalProperties: false })),
+  redis: Type.Optional(
+    Type.Object(
+      {
+        url: Type.String({ pattern: '^rediss?://' }),
+        /** Put before every key the kit writes (limits, events): one deployment (or test run) per prefix. */
+        keyPrefix: Type.String({ pattern: '^[A-Za-z0-9:_-]*$', default: '' }),
+      },
+      { additionalProperties: false },
+    ),
+  ),
   /** Base URLs of the services this one calls, by name. */
   services: Type.Record(Type.String({ pattern: '^[a-z]+$' }), Type.String({ pattern: '^https?://' }), {
     default: {},
@@ -147,7 +156,10 @@ export function parseConfig<S extends TProperties>(
     value.database = { ...(value.database as object | undefined), url: secrets.databaseUrl };
     Value.Default(schema, value);
   }
-  if (secrets.redisUrl) value.redis = { url: secrets.redisUrl };
+  if (secrets.redisUrl) {
+    value.redis = { ...(value.redis as object | undefined), url: secrets.redisUrl };
+    Value.Default(schema, value);
+  }
   const problems = describe(Value.Errors(schema, value), value);
   if (!secrets.internalKey) problems.push('LIVEHOUSE_INTERNAL_KEY (environment) is required');
   else if (Buffer.byteLength(secrets.internalKey) < 32)

@@ -62,6 +62,7 @@ export {
   type BuiltService,
   buildService,
   defineService,
+  depsOf,
   requireSelfOrAdmin,
   requireService,
   requireUser,
@@ -69,4 +70,6 @@ export {
   type ServiceConfig,
   type ServiceContext,
   type ServiceDefinition,
+  type SetupContext,
 } from './service.ts';
+export { type Clients, type RouteCall, type RouteInput, type TypedClient, typedClient } from './typed-client.ts';

@@ -9,7 +9,7 @@ import { type BuiltService, buildService, type ServiceDefinition } from './servi
 
 /** A definition of any service; the platform only needs its name, dependencies and config keys. */
 // biome-ignore lint/suspicious/noExplicitAny: definitions differ in config and schema types
-export type AnyServiceDefinition = ServiceDefinition<any, any>;
+export type AnyServiceDefinition = ServiceDefinition<any, any, any>;
 
 export interface PlatformOptions {
   /** One database backend shared by every service, each in its own schema. */

@@ -1,4 +1,4 @@
-import { defineService, MemoryRateLimiter, RedisRateLimiter } from '@livehouse/kit';
+import { defineService } from '@livehouse/kit';
 import * as accounts from './account.repository.ts';
 import { AuthConfig } from './auth.config.ts';
 import { authRoutes } from './auth.routes.ts';
@@ -22,7 +22,7 @@ export const authService = defineService<{ auth: typeof AuthConfig }, AuthDataba
       user: ctx.clients.user!,
       hasher: new PasswordHasher(ctx.config.auth.passwordHashing),
       key,
-      limiter: ctx.redis ? new RedisRateLimiter(ctx.redis, 'livehouse:auth:') : new MemoryRateLimiter(),
+      limiter: ctx.limiter('livehouse:auth:'),
       config: ctx.config.auth,
       log: ctx.log,
     });

@@ -3,8 +3,6 @@ import swaggerUi from '@fastify/swagger-ui';
 import {
   createBackendMetrics,
   defineService,
-  MemoryRateLimiter,
-  RedisRateLimiter,
   ResilientBackend,
   rateLimited,
   ServiceClient,
@@ -96,7 +94,7 @@ export const bffService = defineService({
     });
     const auth = backends.get('auth')!;
     const verifier = new AccessTokenVerifier(() => auth.get<JSONWebKeySet>('/.well-known/jwks.json'));
-    const limiter = ctx.redis ? new RedisRateLimiter(ctx.redis) : new MemoryRateLimiter();
+    const limiter = ctx.limiter('livehouse:ratelimit:');
 
     if (own.docs) {
       await app.register(swagger, {

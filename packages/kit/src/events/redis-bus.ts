@@ -13,7 +13,9 @@ import {
 } from './bus.ts';
 
 export interface RedisEventBusOptions {
-  url: string;
+  /** Where to connect, or `redis`: the process's shared client (the bus then leaves closing it to its owner). */
+  url?: string;
+  redis?: Redis;
   /** Prefix of every key; one per deployment (and per test run). */
   prefix?: string;
   /**
@@ -78,6 +80,7 @@ export class RedisEventBus implements EventBus {
   readonly prefix: string;
   readonly partitions: number;
   readonly #redis: Redis;
+  readonly #ownsRedis: boolean;
   readonly #maxLen: number;
   readonly #leaseMs: number;
   readonly #claimIdleMs: number;
@@ -94,8 +97,15 @@ export class RedisEventBus implements EventBus {
     this.#blockMs = options.blockMs ?? 1000;
     this.#batchSize = options.batchSize ?? 100;
     // Commands fail after 5 s rather than queueing forever: the relay then retries its batch.
-    this.#redis = new Redis(options.url, { commandTimeout: 5000, maxRetriesPerRequest: 2 });
-    this.#redis.on('error', () => {}); // reconnects by itself; failed commands surface where they are awaited
+    if (options.redis) {
+      this.#redis = options.redis;
+      this.#ownsRedis = false;
+    } else {
+      if (!options.url) throw new Error('RedisEventBus needs a url or a redis client');
+      this.#redis = new Redis(options.url, { commandTimeout: 5000, maxRetriesPerRequest: 2 });
+      this.#redis.on('error', () => {}); // reconnects by itself; failed commands surface where they are awaited
+      this.#ownsRedis = true;
+    }
   }
 
   streamKey(partition: number) {
@@ -383,7 +393,7 @@ export class RedisEventBus implements EventBus {
 
   async close() {
     await Promise.all([...this.#subscriptions].map((s) => s.stop()));
-    await this.#redis.quit().catch(() => this.#redis.disconnect());
+    if (this.#ownsRedis) await this.#redis.quit().catch(() => this.#redis.disconnect());
   }
 
   /** Tests: delete every key of this bus's prefix. */

@@ -1,0 +1,53 @@
+import { randomUUID } from 'node:crypto';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Ajv } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import Fastify, { type FastifyBaseLogger, LogController } from 'fastify';
+import { trustedProxies } from '../client-address.ts';
+import type { BaseConfig } from '../config.ts';
+import { errorHandler, notFoundHandler } from '../errors.ts';
+
+// ajv-formats is CommonJS; its default export arrives wrapped under ESM.
+const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
+
+const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+function validatorCompilers() {
+  // Bodies are JSON: no type coercion, no silent removal of unknown fields. Paths and query
+  // strings are text: numbers and booleans in them are coerced.
+  const body = new Ajv({ coerceTypes: false, removeAdditional: false, useDefaults: true, strict: false });
+  const text = new Ajv({ coerceTypes: 'array', removeAdditional: false, useDefaults: true, strict: false });
+  addFormats(body);
+  addFormats(text);
+  return { body, text };
+}
+
+/** The API's Fastify instance: request ids, trace-aware child loggers, server timeouts, validation, errors. */
+export function createServer(config: BaseConfig, logger: FastifyBaseLogger) {
+  const api = Fastify({
+    loggerInstance: logger,
+    genReqId: (req) => {
+      const incoming = req.headers['x-request-id'];
+      return typeof incoming === 'string' && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    },
+    logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: true }),
+    // Every line of a request carries its trace id: from the caller's W3C traceparent, else the request id.
+    childLoggerFactory: (logger, bindings, options, raw) => {
+      const traceparent = raw.headers.traceparent;
+      const traceId = typeof traceparent === 'string' ? traceparent.split('-')[1] : undefined;
+      return logger.child({ ...bindings, traceId: traceId ?? bindings.requestId }, options);
+    },
+    bodyLimit: config.http.bodyLimitBytes,
+    keepAliveTimeout: config.http.keepAliveTimeoutMs,
+    requestTimeout: config.http.requestTimeoutMs,
+    trustProxy: trustedProxies(config.http.trustProxy),
+    routerOptions: { ignoreTrailingSlash: true },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  const ajv = validatorCompilers();
+  api.setValidatorCompiler(({ schema, httpPart }) =>
+    (httpPart === 'body' ? ajv.body : ajv.text).compile(schema as object),
+  );
+  api.setErrorHandler(errorHandler);
+  api.setNotFoundHandler(notFoundHandler);
+  return api;
+}
