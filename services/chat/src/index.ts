@@ -12,21 +12,11 @@ import { LocalViewerCounter, RedisViewerCounter } from './viewers.ts';
 
 export { ChatHub, validateText } from './chat.service.ts';
 
-/** The hub behind a running chat API, by its HTTP server (for tests) and by its service context (for consumers). */
-export const chatHubs = new WeakMap<object, ChatHub>();
-
-function hubOf(ctx: object) {
-  const hub = chatHubs.get(ctx);
-  // Consumers start after the routes, so this is a bug, not a race: the event is retried.
-  if (!hub) throw new Error('the chat hub is not running');
-  return hub;
-}
-
 /**
  * Live chat: a WebSocket room per stream. With `redis.url`, rooms span every chat instance (Redis
  * Streams for order, history and resume; pub/sub for fan-out); without it, one process (embedded).
  */
-export const chatService = defineService<{ chat: typeof ChatConfig }, ChatDatabase>({
+export const chatService = defineService<{ chat: typeof ChatConfig }, ChatDatabase, { hub: ChatHub }>({
   name: 'chat',
   config: { chat: ChatConfig },
   migrations: { '0001_chat': init, '0002_processed_events': processedEvents },
@@ -34,14 +24,16 @@ export const chatService = defineService<{ chat: typeof ChatConfig }, ChatDataba
   // A paid stamp reaches its room only from here: the event is written after the ledger committed.
   consumes: {
     'stamp.sent': async (trx, event, ctx) => {
-      await hubOf(ctx).deliverStamp(event, trx);
+      await ctx.deps.hub.deliverStamp(event, trx);
     },
     // From then on the room refuses messages (PROTOCOL.md: conflict), on every instance.
     'stream.ended': async (_trx, event, ctx) => {
-      await hubOf(ctx).streamEnded(event.data.streamId);
+      await ctx.deps.hub.streamEnded(event.data.streamId);
     },
   },
-  routes: async (app, ctx) => {
+  routes: (app, ctx) => chatRoutes(app, ctx.deps.hub, ctx.config.chat),
+  // One hub per running instance, shared by the socket routes and the consumers.
+  setup: (ctx) => {
     const config = ctx.config.chat;
     let log: MemoryRoomLog | RedisRoomLog;
     let viewers: LocalViewerCounter | RedisViewerCounter;
@@ -79,8 +71,8 @@ export const chatService = defineService<{ chat: typeof ChatConfig }, ChatDataba
       slots,
       metrics: ctx.metrics.registry,
     });
-    chatHubs.set(app.server, hub);
-    chatHubs.set(ctx, hub);
-    await chatRoutes(app, hub, config);
+    // The socket routes close it first (telling clients to reconnect); this covers a start that failed before them.
+    ctx.onClose(() => hub.close());
+    return { hub };
   },
 });

@@ -1,9 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { EventEnvelope } from '@livehouse/contracts';
+import { depsOf } from '@livehouse/kit';
 import { dbKinds, redisUrl, startTestPlatform, type TestPlatform } from '@livehouse/kit/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { chatHubs, chatService } from '../src/index.ts';
+import { chatService } from '../src/index.ts';
 import { connect, contentsService, liveStream, streamer, type TestClient, viewer } from './helpers.ts';
 
 /** PGlite with the in-memory room log (embedded mode); PostgreSQL with the Redis log (production). */
@@ -14,7 +15,7 @@ const setups = [
 
 describe.each(setups)('chat on $kind (redis: $redis)', ({ kind, redis }) => {
   let p: TestPlatform;
-  const hub = () => chatHubs.get(p.services.get('chat')!.built.api.server)!;
+  const hub = () => depsOf(p.services.get('chat')!.built, chatService).hub;
 
   beforeAll(async () => {
     p = await startTestPlatform([contentsService, chatService], kind, {

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { EventEnvelope } from '@livehouse/contracts';
+import { depsOf } from '@livehouse/kit';
 import { startTestPlatform, type TestBody, type TestPlatform } from '@livehouse/kit/testing';
 import { pointService } from '@livehouse/point';
 import { stampService } from '@livehouse/stamp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chatHubs, chatService } from '../src/index.ts';
+import { chatService } from '../src/index.ts';
 import { connect, contentsService, liveStream, viewer } from './helpers.ts';
 
 // The whole path on the platform's in-process bus: stamp → point's ledger → stamp's outbox →
@@ -64,7 +65,7 @@ describe('stamps in the room', () => {
     expect(item.txId).toBe(sent.body.id); // free: no ledger transfer, the sent stamp's id
 
     // A redelivery that slipped past the processed-events table (e.g. its transaction failed after the append).
-    const hub = chatHubs.get(p.services.get('chat')!.built.api.server)!;
+    const hub = depsOf(p.services.get('chat')!.built, chatService).hub;
     const again: EventEnvelope<'stamp.sent'> = {
       id: randomUUID(),
       type: 'stamp.sent',

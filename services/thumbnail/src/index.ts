@@ -1,4 +1,4 @@
-import { defineService, type ServiceContext } from '@livehouse/kit';
+import { defineService } from '@livehouse/kit';
 import { createObjectStorage } from '@livehouse/kit/storage';
 import { thumbnailConfig } from './config.ts';
 import type { ThumbnailDatabase } from './db.ts';
@@ -14,16 +14,24 @@ import type { ThumbnailDeps } from './thumbnail.service.ts';
 
 export { generate, onStreamStarted, type StreamFacts, type ThumbnailDeps } from './thumbnail.service.ts';
 
-type Ctx = ServiceContext<typeof thumbnailConfig, ThumbnailDatabase>;
-
-// Routes, the worker and the event handler of one running instance share its storage and limits.
-const instances = new WeakMap<Ctx, { deps: ThumbnailDeps; worker?: JobWorker }>();
-
-function instance(ctx: Ctx) {
-  let found = instances.get(ctx);
-  if (!found) {
+/** Stream thumbnails in standard sizes, WebP and JPEG, from the channel's image or a generated card. */
+export const thumbnailService = defineService<
+  typeof thumbnailConfig,
+  ThumbnailDatabase,
+  { thumbnails: ThumbnailDeps; worker: JobWorker }
+>({
+  name: 'thumbnail',
+  config: thumbnailConfig,
+  migrations: {
+    '0001_thumbnails': init,
+    '0002_stream_started_jobs': streamStartedJobs,
+    '0003_live_frames': liveFrames,
+  },
+  dependsOn: ['contents'],
+  // Routes, the worker and the event handler of one running instance share its storage and limits.
+  setup: (ctx) => {
     const config = ctx.config.thumbnail;
-    const deps: ThumbnailDeps = {
+    const thumbnails: ThumbnailDeps = {
       db: ctx.db,
       storage: createObjectStorage(config.storage, ctx.config.secrets),
       config,
@@ -33,42 +41,23 @@ function instance(ctx: Ctx) {
       renders: new Semaphore(config.maxConcurrent),
       pending: new PendingWork(),
     };
-    found = { deps };
-    instances.set(ctx, found);
-  }
-  return found;
-}
-
-/** Stream thumbnails in standard sizes, WebP and JPEG, from the channel's image or a generated card. */
-export const thumbnailService = defineService<typeof thumbnailConfig, ThumbnailDatabase>({
-  name: 'thumbnail',
-  config: thumbnailConfig,
-  migrations: {
-    '0001_thumbnails': init,
-    '0002_stream_started_jobs': streamStartedJobs,
-    '0003_live_frames': liveFrames,
-  },
-  dependsOn: ['contents'],
-  routes: async (app, ctx) => {
-    const { deps } = instance(ctx);
-    app.addHook('onClose', async () => {
-      await deps.pending.drain();
-      await deps.remote?.close();
+    ctx.onClose(async () => {
+      await thumbnails.pending.drain();
+      await thumbnails.remote?.close();
     });
-    await thumbnailRoutes(app, deps);
+    return { thumbnails, worker: new JobWorker(thumbnails, config.jobs, ctx.metrics) };
   },
+  routes: (app, ctx) => thumbnailRoutes(app, ctx.deps.thumbnails),
   // The handler only queues (it runs in the transaction that marks the event processed); the worker renders.
   consumes: {
     'stream.started': async (trx, event, ctx) => {
       const { streamId, channelId, title } = event.data;
       await jobs.enqueue(trx, { streamId, channelId, title, eventId: event.id });
-      instance(ctx).worker?.nudge();
+      ctx.deps.worker.nudge();
     },
   },
   background: async (ctx) => {
-    const found = instance(ctx);
-    const worker = new JobWorker(found.deps, ctx.config.thumbnail.jobs, ctx.metrics).start();
-    found.worker = worker;
+    const worker = ctx.deps.worker.start();
     return { stop: () => worker.stop() };
   },
 });
