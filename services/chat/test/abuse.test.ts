@@ -1,8 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { EventEnvelope } from '@livehouse/contracts';
+import { depsOf } from '@livehouse/kit';
 import { dbKinds, redisUrl, startTestPlatform, type TestPlatform } from '@livehouse/kit/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chatHubs, chatService } from '../src/index.ts';
+import { chatService } from '../src/index.ts';
 import { connect, contentsService, liveStream, type TestClient, viewer } from './helpers.ts';
 
 // One client must not be able to hold the room's resources or its stream's ranking (issue 17, item 6).
@@ -15,7 +16,7 @@ const from = (address: string) => ({ headers: { 'livehouse-client-ip': address }
 
 describe.each(setups)('chat abuse on $kind (redis: $redis)', ({ kind, redis }) => {
   let p: TestPlatform;
-  const hub = () => chatHubs.get(p.services.get('chat')!.built.api.server)!;
+  const hub = () => depsOf(p.services.get('chat')!.built, chatService).hub;
 
   beforeAll(async () => {
     p = await startTestPlatform([contentsService, chatService], kind, {

@@ -1,4 +1,4 @@
-import { defineService, MemoryRateLimiter, RedisRateLimiter } from '@livehouse/kit';
+import { defineService } from '@livehouse/kit';
 import { Type } from 'typebox';
 import { Catalog } from './catalog.service.ts';
 import type { StampDatabase } from './db.ts';
@@ -36,9 +36,9 @@ export const stampService = defineService<typeof config, StampDatabase>({
       db: ctx.db,
       catalog: new Catalog(ctx.db, imageBaseUrl),
       contents: ctx.clients.contents!,
-      point: ctx.clients.point!,
+      point: ctx.clients.point,
       // Shared across pods when Redis is configured; per process otherwise (embedded mode).
-      limiter: ctx.redis ? new RedisRateLimiter(ctx.redis, 'livehouse:stamp:') : new MemoryRateLimiter(),
+      limiter: ctx.limiter('livehouse:stamp:'),
       freeLimit: freeStampLimit,
     });
   },

@@ -1,4 +1,4 @@
-import type { contents, stamp } from '@livehouse/contracts';
+import type { Apis, contents, point, stamp } from '@livehouse/contracts';
 import {
   AppError,
   type Caller,
@@ -9,6 +9,7 @@ import {
   rateLimited,
   requireUser,
   type ServiceClient,
+  type TypedClient,
   writeEvent,
 } from '@livehouse/kit';
 import type { Kysely } from 'kysely';
@@ -17,17 +18,11 @@ import type { SentStampRow, StampDatabase } from './db.ts';
 import { deterministicUuid } from './ids.ts';
 import * as repo from './stamp.repository.ts';
 
-/** What the point service answers to POST /spends (its contract; kept to the fields used here). */
-interface Spend {
-  transferId: string;
-  balance: number;
-}
-
 export interface SendDeps {
   db: Kysely<StampDatabase>;
   catalog: Catalog;
   contents: ServiceClient;
-  point: ServiceClient;
+  point: TypedClient<Apis['point']>;
   limiter: RateLimiter;
   freeLimit: RateLimit;
 }
@@ -66,19 +61,17 @@ export async function sendStamp(
     throw forbidden("this stamp belongs to another channel: use it on that channel's streams");
   }
 
-  let spend: Spend | undefined;
+  let spend: point.Spend | undefined;
   if (item.price === 0) {
     const hit = await deps.limiter.hit(`stamp:free:${user.id}`, deps.freeLimit);
     if (!hit.allowed) throw rateLimited(hit, 'free stamps');
   } else {
     if (stream.ownerId === user.id) throw new AppError('bad_request', 'you cannot send paid stamps to your own stream');
-    spend = (
-      await deps.point.call<Spend>('POST', '/spends', {
-        user,
-        headers: { 'idempotency-key': spendKey(user.id, key) },
-        body: { fromUserId: user.id, toUserId: stream.ownerId, amount: item.price, reason: 'stamp', reference: id },
-      })
-    ).body;
+    spend = await deps.point.spend({
+      user,
+      headers: { 'idempotency-key': spendKey(user.id, key) },
+      body: { fromUserId: user.id, toUserId: stream.ownerId, amount: item.price, reason: 'stamp', reference: id },
+    });
   }
 
   const now = new Date();
