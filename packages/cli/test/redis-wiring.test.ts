@@ -14,7 +14,7 @@ const backends = ['auth', 'user', 'contents', 'stamp', 'point', 'timeline', 'cha
 describe.skipIf(!redisUrl)('a service configured with redis.url shares its limits through Redis', () => {
   it('when two `livehouse serve bff` processes share redis.url, then one per-IP limit holds across both', async () => {
     const keyPrefix = `t${randomBytes(4).toString('hex')}:`;
-    const runs: { run: Spawned; port: number }[] = [];
+    const runs: { run: Spawned; port: number; adminPort: number }[] = [];
     try {
       for (let i = 0; i < 2; i++) {
         const [port, adminPort] = [await freePort(), await freePort()];
@@ -28,10 +28,10 @@ describe.skipIf(!redisUrl)('a service configured with redis.url shares its limit
             'log: { level: warn }',
           ].join('\n'),
         );
-        const run = livehouse(['serve', 'bff', '--config', file], env);
-        runs.push({ run, port });
-        await waitFor(`http://127.0.0.1:${adminPort}/readyz`, 20_000);
+        runs.push({ run: livehouse(['serve', 'bff', '--config', file], env), port, adminPort });
       }
+      // Both start at once; a loaded 2-core machine may take most of a minute.
+      await Promise.all(runs.map((r) => waitFor(`http://127.0.0.1:${r.adminPort}/readyz`, 90_000)));
       const statuses: number[] = [];
       for (let i = 0; i < 6; i++) {
         const { port } = runs[i % 2] as { port: number };
@@ -42,7 +42,7 @@ describe.skipIf(!redisUrl)('a service configured with redis.url shares its limit
     } finally {
       for (const { run } of runs) run.child.kill('SIGKILL');
     }
-  });
+  }, 120_000);
 
   it('when two platforms (what `livehouse up` starts) share redis.url, then auth’s login limit per IP holds across both', async () => {
     const keyPrefix = `t${randomBytes(4).toString('hex')}:`;
@@ -71,5 +71,5 @@ describe.skipIf(!redisUrl)('a service configured with redis.url shares its limit
     } finally {
       for (const p of platforms) await p.close();
     }
-  });
+  }, 120_000);
 });
