@@ -179,3 +179,13 @@ describe('the README’s secrets step', () => {
     expect(deploySection).toMatch(/aws secretsmanager create-secret/);
   });
 });
+
+describe('dev sizing from measurements (docs/deploy.md, Sizing)', () => {
+  it('when thumbnail renders two large uploads in dev, then its memory limit covers the measured ~432 MiB peak', () => {
+    const d = ofKind(render('deploy/k8s/overlays/dev'), 'Deployment').find((x) => x.metadata.name === 'thumbnail')!;
+    const memory = String(d.spec.template.spec.containers[0].resources.limits.memory);
+    const mib = Number.parseInt(memory, 10) * (memory.endsWith('Gi') ? 1024 : 1);
+    expect(mib).toBeGreaterThanOrEqual(432 * 1.15);
+    expect(d.spec.template.spec.containers[0].resources.requests.memory).toBe(memory);
+  });
+});
