@@ -114,6 +114,9 @@ export const bffService = defineService({
       await app.register(swaggerUi, { routePrefix: '/docs' });
     }
 
+    // JSON only: Fastify's default text/plain parser would hand a string to the body schema (400, not 415).
+    app.removeContentTypeParser('text/plain');
+
     // Every request: rate limits by IP and by user; the token as the route's contract says. A protected route
     // answers 401 before its body is read; a public one treats a stale token as anonymous (with a hint), so a
     // client holding an expired token is never locked out of the home page, the catalog or logging in again.

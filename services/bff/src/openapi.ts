@@ -292,8 +292,58 @@ export function documentRoute(input: { schema: FastifySchema; url: string; route
   };
 }
 
+/** TypeBox writes a union of literals as anyOf of one-value enums; clients' generators want one `enum`. */
+function enumsAsEnum(node: unknown): void {
+  if (!node || typeof node !== 'object') return;
+  if (Array.isArray(node)) {
+    for (const item of node) enumsAsEnum(item);
+    return;
+  }
+  const o = node as Json;
+  const members = o.anyOf as Json[] | undefined;
+  if (Array.isArray(members) && members.length > 0) {
+    const values = members.map((m) => (Array.isArray(m.enum) && m.enum.length === 1 ? m.enum[0] : m.const));
+    const types = new Set(members.map((m) => m.type));
+    if (values.every((v) => v !== undefined) && types.size === 1) {
+      delete o.anyOf;
+      Object.assign(o, { type: [...types][0], enum: values });
+    }
+  }
+  for (const value of Object.values(o)) enumsAsEnum(value);
+}
+
+/** The chat is a WebSocket upgrade on the same host, outside Fastify's routes: described by hand. */
+function chatOperation(client: 'app' | 'web'): Record<string, Json> {
+  return {
+    get: {
+      operationId: `${client}GetStreamsIdChat`,
+      tags: [client, 'chat'],
+      summary: 'Live chat of a stream (WebSocket)',
+      description:
+        'Upgrade to a WebSocket. Send the access token as `Authorization: Bearer …` or, from a browser, as the ' +
+        'subprotocol `bearer.<access token>`; anonymous sockets may read. Frames are JSON: see ' +
+        'services/chat/PROTOCOL.md (welcome, history, items, acks; `?since=<id>` resumes after a reconnect).',
+      security: [{}, { bearer: [] }],
+      parameters: [
+        { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } },
+        { name: 'since', in: 'query', required: false, schema: { type: 'integer', minimum: 0 } },
+        { name: 'sec-websocket-protocol', in: 'header', required: false, schema: { type: 'string' } },
+      ],
+      responses: {
+        '101': { description: 'Switching protocols: the socket speaks the chat protocol' },
+        '400': { description: 'Not a WebSocket upgrade' },
+        '401': { description: 'The token is invalid or expired' },
+        '404': { description: 'No such stream' },
+        '429': { description: 'Too many sockets from your address or account' },
+      },
+    },
+  };
+}
+
 /** Adds the documented response headers to every operation (after @fastify/swagger built the document). */
 export function documentHeaders<D extends object>(doc: D): D {
+  enumsAsEnum((doc as Json).components);
+  enumsAsEnum((doc as Json).paths);
   const paths = ((doc as Json).paths ?? {}) as Record<string, Record<string, Json>>;
   for (const [path, ops] of Object.entries(paths)) {
     for (const [method, op] of Object.entries(ops)) {
@@ -312,5 +362,6 @@ export function documentHeaders<D extends object>(doc: D): D {
       }
     }
   }
+  for (const client of ['app', 'web'] as const) paths[`/${client}/v1/streams/{id}/chat`] = chatOperation(client);
   return doc;
 }

@@ -34,10 +34,11 @@ describe('the public API contract', () => {
   }, 120_000);
   afterAll(() => p?.close());
 
+  /** Fastify's routes; the chat WebSocket (101) is an upgrade outside them, checked on its own below. */
   const operations = () =>
-    Object.entries(doc.paths).flatMap(([path, ops]) =>
-      Object.entries(ops).map(([method, op]) => ({ path, method, op })),
-    );
+    Object.entries(doc.paths)
+      .flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => ({ path, method, op })))
+      .filter(({ op }) => !op.responses['101']);
 
   it('when the document is linted with Redocly’s recommended rules (redocly.yaml), then it has no error', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'openapi-'));
@@ -173,6 +174,35 @@ describe('the public API contract', () => {
   it('when any answer is given, success or error, then it carries x-request-id', async () => {
     for (const res of [await web('GET', '/home'), await web('GET', '/me'), await web('GET', '/streams/not-a-uuid')]) {
       expect(res.headers.get('x-request-id')).toMatch(/.+/);
+    }
+  });
+
+  it('when a body is sent as text/plain, then the answer is 415 unsupported_media_type', async () => {
+    const res = await fetch(`${p.url('bff')}/web/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: 'login=viewer1',
+    });
+    expect(res.status).toBe(415);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('unsupported_media_type');
+  });
+
+  it('when the document is read, then enums are enums, view ids are uuids, times date-times, and the chat socket is there', () => {
+    const text = JSON.stringify(doc);
+    const oneValueAnyOf = /"anyOf":\[\{("type":"string",)?"enum":\["[^"]*"\]\}/;
+    expect(text).not.toMatch(oneValueAnyOf);
+    const stream = doc.paths['/web/v1/streams/{id}']?.get?.responses['200']?.content as Record<
+      string,
+      { schema: { properties: { stream: { properties: Record<string, { format?: string; enum?: string[] }> } } } }
+    >;
+    const props = stream['application/json']?.schema.properties.stream.properties;
+    expect(props?.id?.format).toBe('uuid');
+    expect(props?.startedAt?.format).toBe('date-time');
+    expect(props?.state?.enum).toEqual(['scheduled', 'live', 'ended']);
+    for (const client of ['app', 'web']) {
+      const chat = doc.paths[`/${client}/v1/streams/{id}/chat`]?.get;
+      expect(chat?.responses['101']).toBeDefined();
+      expect(JSON.stringify(chat)).toContain('PROTOCOL.md');
     }
   });
 });

@@ -1,4 +1,4 @@
-import type { contents, media, point, stamp, timeline as tl, user } from '@livehouse/contracts';
+import { contents, type media, type point, type stamp, type timeline as tl, type user } from '@livehouse/contracts';
 import { type TSchema, Type } from 'typebox';
 import type { ViewName } from './views.ts';
 
@@ -9,6 +9,8 @@ import type { ViewName } from './views.ts';
 type Results = Record<string, unknown>;
 type Page<T> = { items: T[]; nextCursor: string | null };
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+const Id = Type.String({ format: 'uuid' });
+const Time = Type.String({ format: 'date-time' });
 
 export const Meta = Type.Object({
   degraded: Type.Array(Type.String(), { description: 'sections answered from a last known value or a default' }),
@@ -32,14 +34,14 @@ const vodUrl = (r: Results, a: contents.Stream) => {
 // ── app: compact ─────────────────────────────────────────────────────────────────────
 
 const AppStreamCard = Type.Object({
-  id: Type.String(),
+  id: Id,
   title: Type.String(),
   viewerCount: Type.Integer(),
   thumbnailUrl: Nullable(Type.String()),
   category: Nullable(Type.String({ description: 'category slug' })),
   streamer: Nullable(Type.String({ description: 'handle' })),
 });
-const AppUser = Type.Object({ id: Type.String(), handle: Type.String(), avatarUrl: Nullable(Type.String()) });
+const AppUser = Type.Object({ id: Id, handle: Type.String(), avatarUrl: Nullable(Type.String()) });
 
 const appCard = (s: contents.Stream, profiles: Record<string, user.Profile>) => ({
   id: s.id,
@@ -54,7 +56,7 @@ const appUser = (p: user.Profile | null) => p && { id: p.id, handle: p.handle, a
 // ── web: rich ────────────────────────────────────────────────────────────────────────
 
 const WebUser = Type.Object({
-  id: Type.String(),
+  id: Id,
   handle: Type.String(),
   displayName: Type.String(),
   bio: Type.String(),
@@ -62,28 +64,28 @@ const WebUser = Type.Object({
   followersCount: Type.Integer(),
   followingCount: Type.Integer(),
 });
-const Category = Nullable(Type.Object({ id: Type.String(), slug: Type.String(), name: Type.String() }));
+const Category = Nullable(Type.Object({ id: Id, slug: Type.String(), name: Type.String() }));
 const WebStream = Type.Object({
-  id: Type.String(),
+  id: Id,
   title: Type.String(),
-  state: Type.String(),
+  state: contents.StreamState,
   viewerCount: Type.Integer(),
   peakViewerCount: Type.Integer(),
-  startedAt: Nullable(Type.String()),
-  endedAt: Nullable(Type.String()),
+  startedAt: Nullable(Time),
+  endedAt: Nullable(Time),
   durationSeconds: Nullable(Type.Integer()),
   category: Category,
-  channel: Type.Object({ id: Type.String(), title: Type.String(), imageUrl: Nullable(Type.String()) }),
+  channel: Type.Object({ id: Id, title: Type.String(), imageUrl: Nullable(Type.String()) }),
   streamer: Nullable(WebUser),
 });
 const WebChannel = Type.Object({
-  id: Type.String(),
+  id: Id,
   title: Type.String(),
   description: Type.String(),
   imageUrl: Nullable(Type.String()),
   category: Category,
   featured: Type.Boolean(),
-  liveStreamId: Nullable(Type.String()),
+  liveStreamId: Nullable(Id),
 });
 
 const webUser = (p: user.Profile | null | undefined) =>
@@ -122,22 +124,22 @@ const webChannel = (c: contents.Channel) => ({
 });
 
 const AppTimelineEntry = Type.Object({
-  streamId: Type.String(),
+  streamId: Id,
   title: Type.String(),
   streamer: Nullable(Type.String({ description: 'handle' })),
   live: Type.Boolean(),
-  at: Type.String(),
+  at: Time,
 });
 const WebTimelineEntry = Type.Object({
-  id: Type.String(),
+  id: Id,
   type: Type.String(),
-  streamId: Type.String(),
-  channelId: Type.String(),
+  streamId: Id,
+  channelId: Id,
   title: Type.String(),
   streamer: Nullable(WebUser),
   live: Type.Boolean(),
-  at: Type.String(),
-  endedAt: Nullable(Type.String()),
+  at: Time,
+  endedAt: Nullable(Time),
 });
 const timelineItems = (r: Results) => (r.timeline as tl.TimelinePage).items;
 
@@ -188,11 +190,11 @@ export const shapes: Record<'app' | 'web', Record<ViewName, Shape>> = {
     stream: {
       schema: Type.Object({
         stream: Type.Object({
-          id: Type.String(),
+          id: Id,
           title: Type.String(),
-          state: Type.String(),
+          state: contents.StreamState,
           viewerCount: Type.Integer(),
-          startedAt: Nullable(Type.String()),
+          startedAt: Nullable(Time),
         }),
         streamer: Nullable(AppUser),
         viewerFollows: Type.Boolean(),
@@ -220,12 +222,12 @@ export const shapes: Record<'app' | 'web', Record<ViewName, Shape>> = {
     },
     channel: {
       schema: Type.Object({
-        channel: Type.Object({ id: Type.String(), title: Type.String(), imageUrl: Nullable(Type.String()) }),
+        channel: Type.Object({ id: Id, title: Type.String(), imageUrl: Nullable(Type.String()) }),
         streamer: Nullable(AppUser),
         live: Nullable(AppStreamCard),
         archives: Type.Array(
           Type.Object({
-            id: Type.String(),
+            id: Id,
             title: Type.String(),
             durationSeconds: Nullable(Type.Integer()),
             vodUrl: Nullable(Type.String()),
@@ -257,7 +259,7 @@ export const shapes: Record<'app' | 'web', Record<ViewName, Shape>> = {
     profile: {
       schema: Type.Object({
         profile: Type.Object({
-          id: Type.String(),
+          id: Id,
           handle: Type.String(),
           displayName: Type.String(),
           avatarUrl: Nullable(Type.String()),
@@ -323,7 +325,7 @@ export const shapes: Record<'app' | 'web', Record<ViewName, Shape>> = {
             version: Type.String(),
             items: Type.Array(
               Type.Object({
-                id: Type.String(),
+                id: Id,
                 name: Type.String(),
                 imageUrl: Type.String(),
                 category: Type.String(),
