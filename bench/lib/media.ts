@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { contentsService } from '@livehouse/contents';
 import { edgeService } from '@livehouse/edge';
-import { ingestService, running } from '@livehouse/ingest';
-import { generateDevSecrets, InternalAuth, openBackend, startPlatform } from '@livehouse/kit';
+import { ingestService } from '@livehouse/ingest';
+import { depsOf, generateDevSecrets, InternalAuth, openBackend, startPlatform } from '@livehouse/kit';
 import { freePort } from '@livehouse/kit/testing/ports';
 import { thumbnailService } from '@livehouse/thumbnail';
 
@@ -37,8 +37,9 @@ export async function startMediaPlatform(ingest: Record<string, unknown>) {
   const auth = new InternalAuth(secrets.LIVEHOUSE_INTERNAL_KEY as string);
   const streamer = { id: randomUUID(), roles: ['streamer' as const] };
   const token = (service: string, user?: typeof streamer) => auth.sign({ service, ...(user && { user }) });
-  const [ingestInstance] = [...running];
-  if (!ingestInstance) throw new Error('ingest did not start');
+  const built = platform.services.get('ingest')?.built;
+  if (!built) throw new Error('ingest did not start');
+  const ingestInstance = depsOf(built, ingestService).ingest;
   return {
     rtmpUrl: `rtmp://127.0.0.1:${rtmpPort}/live`,
     edge: platform.url('edge'),

@@ -1,4 +1,4 @@
-import { ConfigError, defineService, type ServiceContext } from '@livehouse/kit';
+import { ConfigError, defineService } from '@livehouse/kit';
 import { createObjectStorage } from '@livehouse/kit/storage';
 import { ingestConfig } from './config.ts';
 import type { IngestDatabase } from './db.ts';
@@ -9,15 +9,17 @@ import { originRoutes } from './origin.routes.ts';
 export { Ingest } from './ingest.service.ts';
 export { keys } from './live.ts';
 
-type Ctx = ServiceContext<typeof ingestConfig, IngestDatabase>;
-
-// Routes (the origin) and background work (RTMP) of one running instance share one Ingest.
-const instances = new WeakMap<Ctx, Ingest>();
-
-/** The running Ingest of a service context (tests reach it through `ingestOf`). */
-function instance(ctx: Ctx) {
-  let found = instances.get(ctx);
-  if (!found) {
+/**
+ * RTMP publishes with stream keys → one supervised ffmpeg per live → HLS segments in storage, our
+ * own playlists (live window, master, archive), and the origin the edge pulls them from.
+ */
+export const ingestService = defineService<typeof ingestConfig, IngestDatabase, { ingest: Ingest }>({
+  name: 'ingest',
+  config: ingestConfig,
+  migrations: { '0001_lives': lives },
+  dependsOn: ['contents', 'thumbnail'],
+  // Routes (the origin) and background work (RTMP) of one running instance share one Ingest (tests: depsOf).
+  setup: (ctx) => {
     const config = ctx.config.ingest;
     const copies = config.ladder.filter((r) => r.copy);
     const names = new Set(config.ladder.map((r) => r.name));
@@ -29,7 +31,7 @@ function instance(ctx: Ctx) {
         .map((r) => `ingest.ladder ${r.name} needs height and videoKbps (or copy: true)`),
     ];
     if (problems.length > 0) throw new ConfigError('ingest', problems);
-    found = new Ingest({
+    const ingest = new Ingest({
       config,
       db: ctx.db,
       storage: createObjectStorage(config.storage, ctx.config.secrets),
@@ -39,36 +41,15 @@ function instance(ctx: Ctx) {
       internalAuth: ctx.internalAuth,
       registry: ctx.metrics.registry,
     });
-    instances.set(ctx, found);
-    running.add(found);
-  }
-  return found;
-}
-
-/** Every Ingest started in this process (tests find the RTMP port and the lives here). */
-export const running = new Set<Ingest>();
-
-/**
- * RTMP publishes with stream keys → one supervised ffmpeg per live → HLS segments in storage, our
- * own playlists (live window, master, archive), and the origin the edge pulls them from.
- */
-export const ingestService = defineService<typeof ingestConfig, IngestDatabase>({
-  name: 'ingest',
-  config: ingestConfig,
-  migrations: { '0001_lives': lives },
-  dependsOn: ['contents', 'thumbnail'],
+    return { ingest };
+  },
   routes: async (app, ctx) => {
-    const ingest = instance(ctx);
+    const { ingest } = ctx.deps;
     await originRoutes(app, { storage: ingest.storage, ingest, config: ctx.config.ingest });
   },
   background: async (ctx) => {
-    const ingest = await instance(ctx).start();
+    const ingest = await ctx.deps.ingest.start();
     ctx.log.info({ port: ingest.port, app: ctx.config.ingest.rtmp.app }, 'RTMP listening');
-    return {
-      stop: async () => {
-        await ingest.stop();
-        running.delete(ingest);
-      },
-    };
+    return { stop: () => ingest.stop() };
   },
 });

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { running } from '../src/index.ts';
 import {
   channelWithKey,
   filesUnder,
@@ -115,7 +114,7 @@ describe('bad RTMP input', () => {
       expect(stillLive.body.liveStreamId).toBe(streamId);
 
       // ffmpeg dies mid-stream: the supervisor restarts it; the same stream goes on after a discontinuity.
-      const live = [...running].map((i) => i.lives.get(streamId)).find((l) => l !== undefined);
+      const live = m.p.ingest().lives.get(streamId);
       const pid = live?.ffmpegPid;
       expect(pid).toBeDefined();
       process.kill(pid as number, 'SIGKILL');

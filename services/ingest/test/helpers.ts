@@ -5,14 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { contentsService } from '@livehouse/contents';
 import { edgeService } from '@livehouse/edge';
-import { generateDevSecrets, InternalAuth, loggerOptions, startPlatform } from '@livehouse/kit';
+import { depsOf, generateDevSecrets, InternalAuth, loggerOptions, startPlatform } from '@livehouse/kit';
 import { type DbKind, openTestBackend, type TestBackend, type TestBody } from '@livehouse/kit/testing';
 import { freePort } from '@livehouse/kit/testing/ports';
 import { thumbnailService } from '@livehouse/thumbnail';
 import type { FastifyBaseLogger } from 'fastify';
 import { pino } from 'pino';
 import { expect } from 'vitest';
-import { ingestService } from '../src/index.ts';
+import { type Ingest, ingestService } from '../src/index.ts';
 
 export type User = { id: string; roles: ('viewer' | 'streamer' | 'admin')[] };
 export const newStreamer = (): User => ({ id: randomUUID(), roles: ['streamer'] });
@@ -34,6 +34,8 @@ export interface Platform {
     options?: { body?: unknown; user?: User; as?: string },
   ): Promise<{ status: number; body: TestBody }>;
   logs: string[];
+  /** The running Ingest (its lives, its RTMP port). */
+  ingest(): Ingest;
 }
 
 export interface MediaPlatform {
@@ -99,6 +101,11 @@ export async function startMedia(
   const p: Platform = {
     url: (name) => platform.url(name),
     logs,
+    ingest() {
+      const built = platform.services.get('ingest')?.built;
+      if (!built) throw new Error('ingest is not running');
+      return depsOf(built, ingestService).ingest;
+    },
     async call(name, method, path, opts = {}) {
       const token = await auth.sign({ service: opts.as ?? 'bff', ...(opts.user && { user: opts.user }) });
       const res = await fetch(platform.url(name) + path, {
