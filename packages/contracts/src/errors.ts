@@ -39,8 +39,9 @@ export const errorStatus = {
   payment_id_reused: 409,
   debt_outstanding: 409,
   stream_not_live: 409,
-  // 413, 415, 422, 429
+  // 413, 415, 422, 429, 431
   payload_too_large: 413,
+  headers_too_large: 431,
   unsupported_media_type: 415,
   idempotency_key_reused: 422,
   rate_limited: 429,

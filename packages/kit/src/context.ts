@@ -26,3 +26,16 @@ export function stripInternalHeaders(headers: IncomingHttpHeaders) {
     if (INTERNAL_HEADER.test(name)) delete headers[name];
   }
 }
+
+// W3C Trace Context: version 00, a 32-hex trace id and a 16-hex parent id (neither all zeros), 2-hex flags.
+const TRACEPARENT = /^00-(?!0{32})([0-9a-f]{32})-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+/**
+ * A client's `traceparent` when it is well-formed, else undefined (a new trace starts): a forged one is
+ * never logged nor passed on.
+ */
+export function validTraceparent(value: unknown): { traceparent: string; traceId: string } | undefined {
+  if (typeof value !== 'string') return undefined;
+  const m = TRACEPARENT.exec(value);
+  return m ? { traceparent: value, traceId: m[1] as string } : undefined;
+}

@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import { type ErrorCode, errorStatus, TEXT_PATTERN } from '@livehouse/contracts';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 
@@ -111,5 +112,22 @@ export function notFoundHandler(request: FastifyRequest, reply: FastifyReply) {
     request,
     reply,
     new AppError('route_not_found', `no route for ${request.method} ${request.url.split('?')[0]}`),
+  );
+}
+
+/**
+ * Errors Node's HTTP parser meets before Fastify has a request (oversized head, malformed request): the
+ * answer is in the error envelope too. Node counts the URL in the head, so a long URL is a 431 as well.
+ */
+export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Duplex) {
+  if (socket.destroyed || !socket.writable) return socket.destroy();
+  const large = err.code === 'HPE_HEADER_OVERFLOW';
+  const error = large
+    ? new AppError('headers_too_large', 'the request line and headers are too large: keep them under 16 KiB')
+    : new AppError('bad_request', 'the request is not valid HTTP');
+  const body = JSON.stringify({ error: { code: error.code, message: error.message, requestId: '' } });
+  const reason = large ? 'Request Header Fields Too Large' : 'Bad Request';
+  socket.end(
+    `HTTP/1.1 ${error.status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   );
 }

@@ -1,6 +1,7 @@
 import { Kysely, sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toAppError } from '../src/errors.ts';
+import { serializeError } from '../src/logger.ts';
 import { dbKinds, openTestBackend, type TestBackend } from '../src/testing.ts';
 
 // The net under validation: a value the database cannot hold is the caller's fault (400), not ours (500).
@@ -28,5 +29,17 @@ describe.each(dbKinds)('database errors on %s', (kind) => {
       (e: unknown) => e,
     );
     expect(toAppError(err).status).toBe(500);
+  });
+
+  it('when a database error is logged, then its code is there and no SQL value is', async () => {
+    const secret = 'sk_live_do-not-log-me';
+    const err = await sql`select ${secret}::int as v`.execute(db).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    const logged = JSON.stringify(serializeError(err));
+    expect(logged).toContain('"code":"22P02"');
+    expect(logged).not.toContain(secret);
+    expect(logged).not.toContain('select');
   });
 });

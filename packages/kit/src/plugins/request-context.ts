@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin';
-import { requestContext, stripInternalHeaders } from '../context.ts';
+import { requestContext, stripInternalHeaders, validTraceparent } from '../context.ts';
 import { AppError } from '../errors.ts';
 
 declare module 'fastify' {
@@ -20,7 +20,7 @@ export const requestContextPlugin = fp<{ public: boolean }>(
     app.addHook('onRequest', (request, _reply, done) => {
       // A public service's clients may not pose as the platform: internal headers are not theirs to send.
       if (options.public) stripInternalHeaders(request.headers);
-      const traceparent = request.headers.traceparent;
+      const traceparent = validTraceparent(request.headers.traceparent)?.traceparent;
       const deadline = Number(request.headers['livehouse-deadline']) || undefined;
       if (deadline !== undefined && deadline <= Date.now()) {
         done(new AppError('deadline_exceeded', 'the caller gave up on this request before it started'));
@@ -30,7 +30,7 @@ export const requestContextPlugin = fp<{ public: boolean }>(
         {
           requestId: request.id,
           deadline,
-          traceparent: typeof traceparent === 'string' ? traceparent : undefined,
+          traceparent,
           route: request.routeOptions.url ?? 'unmatched',
           queries: 0,
         },

@@ -5,7 +5,8 @@ import addFormatsModule from 'ajv-formats';
 import Fastify, { type FastifyBaseLogger, LogController } from 'fastify';
 import { trustedProxies } from '../client-address.ts';
 import type { BaseConfig } from '../config.ts';
-import { errorHandler, notFoundHandler } from '../errors.ts';
+import { validTraceparent } from '../context.ts';
+import { clientErrorHandler, errorHandler, notFoundHandler } from '../errors.ts';
 
 // ajv-formats is CommonJS; its default export arrives wrapped under ESM.
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
@@ -33,14 +34,14 @@ export function createServer(config: BaseConfig, logger: FastifyBaseLogger) {
     logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: true }),
     // Every line of a request carries its trace id: from the caller's W3C traceparent, else the request id.
     childLoggerFactory: (logger, bindings, options, raw) => {
-      const traceparent = raw.headers.traceparent;
-      const traceId = typeof traceparent === 'string' ? traceparent.split('-')[1] : undefined;
+      const traceId = validTraceparent(raw.headers.traceparent)?.traceId;
       return logger.child({ ...bindings, traceId: traceId ?? bindings.requestId }, options);
     },
     bodyLimit: config.http.bodyLimitBytes,
     keepAliveTimeout: config.http.keepAliveTimeoutMs,
     requestTimeout: config.http.requestTimeoutMs,
     trustProxy: trustedProxies(config.http.trustProxy),
+    clientErrorHandler,
     routerOptions: { ignoreTrailingSlash: true },
   }).withTypeProvider<TypeBoxTypeProvider>();
   const ajv = validatorCompilers();
