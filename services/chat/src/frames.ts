@@ -27,7 +27,7 @@ export type Action = Exclude<chat.ClientFrame, { type: 'ping' }>;
 export type InvalidFrameCode = 'unsupported_media_type' | 'invalid_json' | 'validation_failed';
 export type ParsedFrame =
   | { ok: true; frame: chat.ClientFrame }
-  | { ok: false; code: InvalidFrameCode; message: string };
+  | { ok: false; code: InvalidFrameCode; message: string; ref?: string };
 
 /** A client frame from its text (or a binary frame, which is refused). */
 export function parseClientFrame(text: string, isBinary: boolean): ParsedFrame {
@@ -45,9 +45,11 @@ export function parseClientFrame(text: string, isBinary: boolean): ParsedFrame {
     return { ok: false, code: 'invalid_json', message: 'the frame is not valid JSON' };
   }
   if (checkFrame.Check(frame)) return { ok: true, frame };
-  const type = (frame as { type?: unknown } | null)?.type;
+  const { type, ref } = (typeof frame === 'object' && frame !== null ? frame : {}) as { type?: unknown; ref?: unknown };
   return {
     ok: false,
+    // Echoed when it is a ref the schema would take, so the client can match the refusal to its frame.
+    ...(typeof ref === 'string' && ref.length <= 64 && ref.isWellFormed() && !ref.includes('\0') && { ref }),
     code: 'validation_failed',
     message:
       typeof type === 'string' && FRAME_TYPES.includes(type)

@@ -172,7 +172,10 @@ export class Sessions {
     const parsed = parseClientFrame(isBinary ? '' : data.toString(), isBinary);
     if (!parsed.ok) {
       if (!budget.invalid(now)) client.close(chat.CloseCode.policyViolation, 'too many invalid frames');
-      else client.send({ type: 'error', code: parsed.code, message: parsed.message });
+      else {
+        const { code, message, ref } = parsed;
+        client.send({ type: 'error', ...(ref !== undefined && { ref }), code, message });
+      }
       return;
     }
     const frame = parsed.frame;

@@ -60,6 +60,12 @@ describe('frames', () => {
       code: 'validation_failed',
       message: 'invalid send frame: see PROTOCOL.md',
     });
+    // A frame the schema refuses still carries its ref back (an unpaired surrogate in the text, say).
+    expect(parseClientFrame(JSON.stringify({ type: 'send', text: '\ud800', ref: 'r9' }), false)).toMatchObject({
+      ok: false,
+      code: 'validation_failed',
+      ref: 'r9',
+    });
     expect(parseClientFrame('{"type":"send","text":"hi","ref":"r1"}', false)).toEqual({
       ok: true,
       frame: { type: 'send', text: 'hi', ref: 'r1' },
