@@ -31,6 +31,7 @@ export {
 export { InProcessEventBus } from './events/memory-bus.ts';
 export { RedisEventBus, type RedisEventBusOptions } from './events/redis-bus.ts';
 export { OutboxRelay, type OutboxRelayOptions } from './events/relay.ts';
+export { ifNoneMatch, opaqueTag } from './http-cache.ts';
 export { type CallOptions, type CallResult, ServiceClient } from './http-client.ts';
 export { type Caller, InternalAuth } from './internal-auth.ts';
 export { loggerOptions } from './logger.ts';

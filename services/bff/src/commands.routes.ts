@@ -1,5 +1,5 @@
 import { auth, contents, point, stamp, Text, user } from '@livehouse/contracts';
-import { AppError, type ResilientBackend, type ServiceApp } from '@livehouse/kit';
+import { AppError, ifNoneMatch, type ResilientBackend, type ServiceApp } from '@livehouse/kit';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 
@@ -272,7 +272,7 @@ export async function commandRoutes(app: ServiceApp, backends: Map<string, Resil
       const catalog = await b('stamp').get<stamp.Catalog>('/catalog');
       const etag = `"${catalog.version}"`;
       reply.header('etag', etag).header('cache-control', 'public, max-age=60');
-      if (request.headers['if-none-match'] === etag) return reply.code(304).send(null);
+      if (ifNoneMatch(request.headers['if-none-match'], etag)) return reply.code(304).send(null);
       return catalog;
     },
   );

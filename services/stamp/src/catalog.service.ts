@@ -50,12 +50,3 @@ export class Catalog {
     return snapshot;
   }
 }
-
-/** RFC 9110: If-None-Match holds `*` or a list of (possibly weak) entity tags. */
-export function matchesIfNoneMatch(header: string | undefined, etag: string) {
-  if (!header) return false;
-  return header
-    .split(',')
-    .map((t) => t.trim().replace(/^W\//, ''))
-    .some((t) => t === '*' || t === etag);
-}

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { stamp } from '@livehouse/contracts';
-import { AppError, forbidden, requireUser, type ServiceApp } from '@livehouse/kit';
+import { AppError, forbidden, ifNoneMatch, requireUser, type ServiceApp } from '@livehouse/kit';
 import { Type } from 'typebox';
-import { type Catalog, matchesIfNoneMatch } from './catalog.service.ts';
+import type { Catalog } from './catalog.service.ts';
 import { type SendDeps, sendStamp } from './send.service.ts';
 import * as repo from './stamp.repository.ts';
 
@@ -13,7 +13,7 @@ export async function stampRoutes(app: ServiceApp, deps: SendDeps & { catalog: C
   app.get('/catalog', { schema: { response: { 200: stamp.Catalog, 304: Type.Null() } } }, async (request, reply) => {
     const snapshot = await catalog.current();
     reply.header('etag', snapshot.etag).header('cache-control', 'no-cache');
-    if (matchesIfNoneMatch(request.headers['if-none-match'], snapshot.etag)) return reply.code(304).send(null);
+    if (ifNoneMatch(request.headers['if-none-match'], snapshot.etag)) return reply.code(304).send(null);
     return snapshot.catalog;
   });
 

@@ -1,5 +1,5 @@
 import { thumbnail } from '@livehouse/contracts';
-import { AppError, notFound, type ServiceApp } from '@livehouse/kit';
+import { AppError, ifNoneMatch, notFound, type ServiceApp } from '@livehouse/kit';
 import { CONTENT_TYPES } from './image.ts';
 import type { ThumbnailDeps } from './thumbnail.service.ts';
 import * as service from './thumbnail.service.ts';
@@ -46,10 +46,10 @@ export async function thumbnailRoutes(app: ServiceApp, deps: ThumbnailDeps) {
     { schema: { params: thumbnail.FileParams, querystring: thumbnail.FileQuery } },
     async (request, reply) => {
       const { streamId, size, format } = request.params;
-      const ifNoneMatch = request.headers['if-none-match'];
-      if (ifNoneMatch) {
+      const header = request.headers['if-none-match'];
+      if (header) {
         const etag = await service.currentEtag(deps, streamId, size, format);
-        if (etag && matches(ifNoneMatch, etag)) {
+        if (etag && ifNoneMatch(header, `"${etag}"`)) {
           return reply.code(304).headers(cacheHeaders(etag, request.query.v)).send();
         }
       }
@@ -114,14 +114,6 @@ export async function thumbnailRoutes(app: ServiceApp, deps: ThumbnailDeps) {
 }
 
 const mediaType = (header: string | undefined) => header?.split(';')[0]?.trim().toLowerCase();
-
-/** `If-None-Match` is a list of (possibly weak) entity tags, or `*`. */
-function matches(header: string, etag: string) {
-  return header
-    .split(',')
-    .map((t) => t.trim().replace(/^W\//, ''))
-    .some((t) => t === '*' || t === `"${etag}"`);
-}
 
 function cacheHeaders(etag: string, version: string | undefined) {
   let cacheControl = 'public, max-age=60';
