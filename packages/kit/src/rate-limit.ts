@@ -11,6 +11,8 @@ export interface RateLimitResult {
   allowed: boolean;
   remaining: number;
   retryAfterMs: number;
+  /** The limit that was applied, for the RateLimit-Policy header. */
+  limit: RateLimit;
 }
 
 /** Fixed-window counters: in memory for one process, in Redis when several pods share the limit. */
@@ -35,6 +37,7 @@ export class MemoryRateLimiter implements RateLimiter {
       allowed: w.count <= limit.max,
       remaining: Math.max(0, limit.max - w.count),
       retryAfterMs: w.resetAt - now,
+      limit,
     };
   }
 
@@ -72,6 +75,7 @@ export class RedisRateLimiter implements RateLimiter {
       allowed: count <= limit.max,
       remaining: Math.max(0, limit.max - count),
       retryAfterMs: ttl > 0 ? ttl : limit.windowMs,
+      limit,
     };
   }
 
@@ -80,9 +84,18 @@ export class RedisRateLimiter implements RateLimiter {
   }
 }
 
+/**
+ * 429 with Retry-After and the IETF RateLimit fields (draft-ietf-httpapi-ratelimit-headers): the policy (quota per
+ * window) and what is left of it, so a client can pace itself instead of retrying blindly.
+ */
 export function rateLimited(result: RateLimitResult, what: string) {
   const seconds = Math.max(1, Math.ceil(result.retryAfterMs / 1000));
+  const windowSeconds = Math.max(1, Math.ceil(result.limit.windowMs / 1000));
   return new AppError('rate_limited', `too many ${what}; try again in ${seconds} s`, {
-    headers: { 'retry-after': String(seconds) },
+    headers: {
+      'retry-after': String(seconds),
+      ratelimit: `"default";r=${result.remaining};t=${seconds}`,
+      'ratelimit-policy': `"default";q=${result.limit.max};w=${windowSeconds}`,
+    },
   });
 }

@@ -172,7 +172,11 @@ const headerDocs = {
   'x-request-id': { description: 'The request id, also in logs and error bodies', schema: { type: 'string' } },
   'retry-after': { description: 'Seconds until the limit admits a request again', schema: { type: 'integer' } },
   ratelimit: {
-    description: 'The limit state (IETF draft RateLimit header: limit, remaining, reset)',
+    description: 'What is left of the quota and when it resets (IETF draft RateLimit field: "default";r=0;t=30)',
+    schema: { type: 'string' },
+  },
+  'ratelimit-policy': {
+    description: 'The quota per window (IETF draft RateLimit-Policy field: "default";q=600;w=60)',
     schema: { type: 'string' },
   },
   etag: { description: 'Entity tag of the answer; send it back as If-None-Match', schema: { type: 'string' } },
@@ -351,7 +355,11 @@ export function documentHeaders<D extends object>(doc: D): D {
       for (const [status, res] of Object.entries((op.responses ?? {}) as Record<string, Json>)) {
         const headers: Json = { 'x-request-id': headerDocs['x-request-id'] };
         if (status === '429')
-          Object.assign(headers, { 'retry-after': headerDocs['retry-after'], ratelimit: headerDocs.ratelimit });
+          Object.assign(headers, {
+            'retry-after': headerDocs['retry-after'],
+            ratelimit: headerDocs.ratelimit,
+            'ratelimit-policy': headerDocs['ratelimit-policy'],
+          });
         if (status === '401' || (c?.auth === 'optional' && status.startsWith('2'))) {
           headers['www-authenticate'] = headerDocs['www-authenticate'];
         }

@@ -40,7 +40,9 @@ class ContractChecker {
     const response = op.responses[String(status)];
     if (!response) return violations.add(`${where}: status not documented (has ${Object.keys(op.responses)})`);
     if (!headers['x-request-id']) violations.add(`${where}: no x-request-id header`);
-    if (status === 429 && !headers['retry-after']) violations.add(`${where}: 429 without Retry-After`);
+    for (const h of ['retry-after', 'ratelimit', 'ratelimit-policy']) {
+      if (status === 429 && !headers[h]) violations.add(`${where}: 429 without ${h}`);
+    }
     // Node never writes a body on these; what must not be there is a content type or length claiming one.
     if (status === 304 || status === 204) {
       if (headers['content-type']) violations.add(`${where}: a content type on a ${status}`);
