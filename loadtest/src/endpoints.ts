@@ -24,7 +24,9 @@ export const ENDPOINTS: Record<string, Endpoint> = {
   'GET /stamps/catalog': command(['stamp']),
   'POST /auth/login': command(['auth']),
   'PUT /me/following/:userId': command(['user']),
-  'POST /me/points/purchases': command(['point']),
+  'POST /me/points/checkouts': command(['payment']),
+  // The provider's page answers once its webhook went through the BFF and payment into point.
+  'pay at the provider (webhook)': command(['payment', 'point']),
   // A paid stamp spends points; every send checks that the stream is live.
   'POST /streams/:id/stamps': command(['stamp', 'contents', 'point']),
   // Chat rooms (WebSocket): opening one checks the stream with contents.

@@ -225,7 +225,6 @@ export function createMix(
       if (context.vars.token) headers.authorization = `Bearer ${context.vars.token}`;
       if (params.idem) {
         headers['idempotency-key'] = randomUUID();
-        context.vars.paymentId = `lt-${randomUUID()}`;
       }
       if (params.url?.includes('/stamps/catalog') && context.vars.etag) headers['if-none-match'] = context.vars.etag;
       params.headers = headers;
@@ -350,14 +349,18 @@ export function createMix(
         { function: 'supporter' },
         { post: { ...login.post, ifTrue: 'needsLogin' } },
         home,
+        // Buying points as a client does: open a checkout, pay it at the provider's page (the embedded
+        // local provider), whose signed webhook credits the points through the BFF's webhook route.
         {
           post: {
-            url: '/{{ client }}/v1/me/points/purchases',
-            name: 'POST /me/points/purchases',
+            url: '/{{ client }}/v1/me/points/checkouts',
+            name: 'POST /me/points/checkouts',
             idem: true,
-            json: { amount: 500, paymentId: '{{ paymentId }}' },
+            json: { packId: 'p500' },
+            capture: { json: '$.url', as: 'checkoutUrl' },
           },
         },
+        { post: { url: '{{ checkoutUrl }}', name: 'pay at the provider (webhook)' } },
         { function: 'pickStream' },
         stream,
         {

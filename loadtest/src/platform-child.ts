@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHistogram, monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { type DatabaseBackend, generateDevSecrets, openBackend, startPlatform } from '@livehouse/kit';
+import { freePort } from '@livehouse/kit/testing/ports';
 import pg from 'pg';
 import { services } from '../../packages/cli/src/services.ts';
 import type { ChildMessage, ParentMessage } from './platform.ts';
@@ -116,9 +117,21 @@ async function main() {
   const shared = (backend as DatabaseBackend & { shared?: PGliteShared }).shared;
   if (shared) instrument(shared);
   const secrets = generateDevSecrets();
+  // The BFF's port first: the embedded payment provider sends its signed webhooks there.
+  const bffPort = await freePort();
   const platform = await startPlatform(
     Object.values(services).map((s) => s.definition),
-    { backend, env: secrets, config: () => ({ log: { level: process.env.LIVEHOUSE_LOG_LEVEL ?? 'warn' } }) },
+    {
+      backend,
+      env: secrets,
+      ports: (name) => ({ port: name === 'bff' ? bffPort : 0, adminPort: 0 }),
+      config: (name) => ({
+        log: { level: process.env.LIVEHOUSE_LOG_LEVEL ?? 'warn' },
+        ...(name === 'payment' && {
+          payment: { provider: 'local', local: { webhookUrl: `http://127.0.0.1:${bffPort}/webhooks/stripe` } },
+        }),
+      }),
+    },
   );
   sampleEverySecond(backend.kind);
 

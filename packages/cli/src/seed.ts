@@ -84,14 +84,19 @@ export async function seed(urls: Map<string, string>, secrets: Record<string, st
       }
     }
     let wallets = 0;
-    if (clients.has('point')) {
+    if (clients.has('payment')) {
+      // Through the verified path: a checkout per pack, paid at the embedded provider, credited by its signed webhook.
       for (const [i, id] of ids.entries()) {
-        const key = `seed-purchase-${i + 1}`;
-        await client('point').call('POST', '/purchases', {
-          body: { userId: id, paymentId: key, amount: 1000 },
-          headers: { 'idempotency-key': key },
-          user: admin,
-        });
+        for (const n of [1, 2]) {
+          const key = `seed-checkout-${i + 1}-${n}`;
+          const viewer = { id, roles: ['viewer' as const] };
+          const checkout = await client('payment').call<{ status: string; url: string | null }>('POST', '/checkouts', {
+            body: { packId: 'p500' },
+            headers: { 'idempotency-key': key },
+            user: viewer,
+          });
+          if (checkout.body.status === 'open' && checkout.body.url) await payLocally(checkout.body.url);
+        }
         wallets++;
       }
     }
@@ -102,6 +107,15 @@ export async function seed(urls: Map<string, string>, secrets: Record<string, st
     ].join('; ');
   } finally {
     await Promise.all([...clients.values()].map((c) => c.close()));
+  }
+}
+
+/** Pays a checkout at the embedded provider (as a buyer's click on its page would). */
+async function payLocally(url: string) {
+  const res = await fetch(url, { method: 'POST', signal: AbortSignal.timeout(30_000) });
+  const body = (await res.json()) as { webhook?: { status: number } };
+  if (!res.ok || body.webhook?.status !== 200) {
+    throw new Error(`the local payment provider could not complete ${url}: ${res.status} ${JSON.stringify(body)}`);
   }
 }
 

@@ -5,6 +5,7 @@ import { contentsService } from '@livehouse/contents';
 import { edgeService } from '@livehouse/edge';
 import { ingestService } from '@livehouse/ingest';
 import type { AnyServiceDefinition } from '@livehouse/kit';
+import { paymentService } from '@livehouse/payment';
 import { pointService } from '@livehouse/point';
 import { stampService } from '@livehouse/stamp';
 import { thumbnailService } from '@livehouse/thumbnail';
@@ -25,6 +26,7 @@ export const services: Record<string, { definition: AnyServiceDefinition; port: 
   // Media plane: RTMP on 1935 (ingest.rtmp.port), HLS for players on the edge.
   ingest: { definition: ingestService, port: 7009, adminPort: 9009 },
   edge: { definition: edgeService, port: 8081, adminPort: 9081 },
+  payment: { definition: paymentService, port: 7010, adminPort: 9010 },
   bff: { definition: bffService, port: 8080, adminPort: 9080 },
   web: { definition: webService, port: 3000, adminPort: 9030 },
 };

@@ -9,11 +9,17 @@ import { services } from './services.ts';
 /** Secrets of the embedded platform: made on first start, kept so that tokens survive a restart. */
 export async function embeddedSecrets(dataDir: string): Promise<Record<string, string>> {
   const file = join(dataDir, 'secrets.json');
-  if (existsSync(file)) return JSON.parse(await readFile(file, 'utf8')) as Record<string, string>;
-  const secrets = generateDevSecrets();
-  await writeFile(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  const kept = existsSync(file) ? (JSON.parse(await readFile(file, 'utf8')) as Record<string, string>) : {};
+  // A data folder from an older version gains the secrets it lacks; the ones it has are kept.
+  const secrets = { ...generateDevSecrets(), ...kept };
+  if (Object.keys(secrets).length !== Object.keys(kept).length) {
+    await writeFile(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  }
   return secrets;
 }
+
+/** The embedded payment provider's pay pages (`livehouse up`): checkout urls point here. */
+export const LOCAL_PROVIDER_PORT = 7100;
 
 /** A second `livehouse up` on one machine (or beside a test run) shifts every port by LIVEHOUSE_PORT_OFFSET. */
 export function portOffset(raw: string | undefined): number {
@@ -40,6 +46,7 @@ export async function up(options: { dataDir: string; fresh: boolean }) {
   console.log(firstStart ? `livehouse: creating the embedded database in ${pgdata} …` : 'livehouse: starting …');
   const backend = await openBackend(pgdata);
   const offset = portOffset(process.env.LIVEHOUSE_PORT_OFFSET);
+  const bffPort = (services.bff?.port ?? 8080) + offset;
   const platform = await startPlatform(
     Object.values(services).map((s) => s.definition),
     {
@@ -51,6 +58,15 @@ export async function up(options: { dataDir: string; fresh: boolean }) {
       },
       config: (name) => ({
         log: { level },
+        // The local payment provider: its pay pages on a fixed port, its signed webhooks to the BFF's public route.
+        ...(name === 'payment' && {
+          payment: {
+            provider: 'local',
+            local: { port: LOCAL_PROVIDER_PORT + offset, webhookUrl: `http://127.0.0.1:${bffPort}/webhooks/stripe` },
+            successUrl: `http://127.0.0.1:${bffPort}/web/v1/me/points/checkouts/{CHECKOUT_SESSION_ID}`,
+            cancelUrl: `http://127.0.0.1:${bffPort}/web/v1/me/points`,
+          },
+        }),
         // Generated thumbnails live beside the database, in the data folder.
         ...(name === 'thumbnail' && {
           thumbnail: { storage: { kind: 'filesystem', dir: join(dataDir, 'thumbnails') } },

@@ -75,3 +75,22 @@ export const ProviderReconciliation = Type.Object({
   violations: Type.Array(Type.Object({ invariant: Type.String(), detail: Type.String() })),
 });
 export type ProviderReconciliation = Static<typeof ProviderReconciliation>;
+
+/** BFF → payment: a webhook exactly as the provider sent it (the raw body as text, and its signature header). */
+export const WebhookForward = Type.Object(
+  {
+    payload: Type.String({ maxLength: 262_144 }),
+    signature: Type.String({ maxLength: 4096 }),
+  },
+  { additionalProperties: false },
+);
+export type WebhookForward = Static<typeof WebhookForward>;
+
+export const WebhookReceipt = Type.Object({
+  received: Type.Boolean(),
+  /** This event id was already recorded and applied: nothing was done again. */
+  duplicate: Type.Boolean(),
+  /** The ledger reflects the event (false: recorded, waiting, e.g. a refund before its payment's completion). */
+  applied: Type.Boolean(),
+});
+export type WebhookReceipt = Static<typeof WebhookReceipt>;

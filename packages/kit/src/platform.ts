@@ -119,11 +119,15 @@ export async function startPlatform(
   return platform;
 }
 
-/** Fresh secrets for a development platform or a test run: the internal key and auth's signing key. */
+/**
+ * Fresh secrets for a development platform or a test run: the internal key, auth's signing key and the
+ * webhook secret the embedded payment provider signs with.
+ */
 export function generateDevSecrets(): Record<string, string> {
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   return {
     LIVEHOUSE_INTERNAL_KEY: randomBytes(32).toString('base64url'),
     LIVEHOUSE_AUTH_SIGNING_KEY: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    LIVEHOUSE_STRIPE_WEBHOOK_SECRET: `whsec_${randomBytes(24).toString('base64url')}`,
   };
 }

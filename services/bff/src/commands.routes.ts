@@ -1,4 +1,4 @@
-import { auth, contents, point, stamp, Text, user } from '@livehouse/contracts';
+import { auth, contents, payment, point, stamp, Text, user } from '@livehouse/contracts';
 import { AppError, ifNoneMatch, type ResilientBackend, type ServiceApp } from '@livehouse/kit';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
@@ -38,14 +38,6 @@ const BecomeStreamerBody = Type.Object(
     title: Text({ minLength: 1, maxLength: 100 }),
     description: Type.Optional(Text({ maxLength: 2000 })),
     categoryId: Type.Optional(contents.IdParams.properties.id),
-  },
-  { additionalProperties: false },
-);
-const BuyPointsBody = Type.Object(
-  {
-    amount: point.Points,
-    /** The payment provider's id of the settled payment (simulated here). */
-    paymentId: Text({ minLength: 1, maxLength: 100 }),
   },
   { additionalProperties: false },
 );
@@ -211,18 +203,36 @@ export async function commandRoutes(app: ServiceApp, backends: Map<string, Resil
     },
   );
 
+  // Buying points: the client opens a checkout and sends the buyer to its `url` (the provider's page).
+  // The points arrive when the provider's signed webhook says it was paid; no client route credits points.
+  app.get('/me/points/packs', { schema: { ...tag, response: { 200: payment.Packs } } }, async (request) => {
+    const me = loggedIn(request);
+    return b('payment').get<payment.Packs>('/packs', { user: me });
+  });
+
   app.post(
-    '/me/points/purchases',
-    { schema: { ...tag, headers: IdempotencyHeaders, body: BuyPointsBody, response: { 201: point.Purchase } } },
+    '/me/points/checkouts',
+    {
+      schema: { ...tag, headers: IdempotencyHeaders, body: payment.CheckoutBody, response: { 201: payment.Checkout } },
+    },
     async (request, reply) => {
       const me = loggedIn(request);
       const key = idempotencyKey(request);
-      const res = await b('point').call<point.Purchase>('POST', '/purchases', {
-        body: { userId: me.id, ...request.body },
+      const res = await b('payment').call<payment.Checkout>('POST', '/checkouts', {
+        body: request.body,
         user: me,
         headers: { 'idempotency-key': key },
       });
       return reply.code(201).send(res.body);
+    },
+  );
+
+  app.get(
+    '/me/points/checkouts/:id',
+    { schema: { ...tag, params: payment.CheckoutParams, response: { 200: payment.Checkout } } },
+    async (request) => {
+      const me = loggedIn(request);
+      return b('payment').get<payment.Checkout>(`/checkouts/${request.params.id}`, { user: me });
     },
   );
 
@@ -274,6 +284,40 @@ export async function commandRoutes(app: ServiceApp, backends: Map<string, Resil
       reply.header('etag', etag).header('cache-control', 'public, max-age=60');
       if (ifNoneMatch(request.headers['if-none-match'], etag)) return reply.code(304).send(null);
       return catalog;
+    },
+  );
+}
+
+/**
+ * The payment provider's webhooks: public, unauthenticated, verified by payment over the raw body.
+ * Mounted at the root (not per client). The body is kept as text — parsed and re-serialized JSON
+ * would no longer match its signature — and only the signature header goes along.
+ */
+export async function webhookRoutes(app: ServiceApp, backends: Map<string, ResilientBackend>) {
+  const paymentBackend = backends.get('payment');
+  if (!paymentBackend) throw new Error('the BFF forwards webhooks to payment: it must depend on it');
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: 262_144 }, (_request, body, done) =>
+    done(null, body),
+  );
+  app.post(
+    '/webhooks/stripe',
+    {
+      schema: {
+        tags: ['webhooks'],
+        headers: Type.Object({ 'stripe-signature': Type.Optional(Type.String()) }),
+        response: { 200: payment.WebhookReceipt },
+      },
+    },
+    async (request) => {
+      const signature = request.headers['stripe-signature'];
+      if (typeof signature !== 'string' || signature.length === 0 || signature.length > 4096) {
+        throw new AppError('webhook_signature_invalid', 'send the Stripe-Signature header the provider signed');
+      }
+      if (typeof request.body !== 'string') throw new AppError('bad_request', 'the webhook body must be JSON');
+      const res = await paymentBackend.call<payment.WebhookReceipt>('POST', '/webhooks/stripe', {
+        body: { payload: request.body, signature },
+      });
+      return res.body;
     },
   );
 }

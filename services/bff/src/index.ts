@@ -13,7 +13,7 @@ import { Counter } from 'prom-client';
 import { Type } from 'typebox';
 import { AccessTokenVerifier } from './access-token.ts';
 import { chatProxy } from './chat.proxy.ts';
-import { commandRoutes, loggedIn } from './commands.routes.ts';
+import { commandRoutes, loggedIn, webhookRoutes } from './commands.routes.ts';
 import { SectionCache } from './compose.ts';
 import { documentHeaders, documentRoute, requestContract } from './openapi.ts';
 import { viewRoutes } from './views.routes.ts';
@@ -65,7 +65,7 @@ const config = {
 export const bffService = defineService({
   name: 'bff',
   config,
-  dependsOn: ['auth', 'user', 'contents', 'stamp', 'point', 'timeline', 'chat'],
+  dependsOn: ['auth', 'user', 'contents', 'stamp', 'point', 'timeline', 'chat', 'payment'],
   public: true,
   routes: async (app, ctx) => {
     const own = ctx.config.bff;
@@ -155,6 +155,8 @@ export const bffService = defineService({
     });
     app.server.on('upgrade', chat.onUpgrade);
     app.addHook('preClose', async () => chat.close());
+
+    await app.register(async (scope) => webhookRoutes(scope as typeof app, backends));
 
     const cache = new SectionCache();
     for (const client of CLIENTS) {

@@ -36,14 +36,17 @@ function send(reply: FastifyReply, answer: Answer) {
 }
 
 export async function ledgerRoutes(app: ServiceApp, db: Kysely<PointDatabase>, ledger: Ledger) {
-  // The payment provider's confirmation of a settled payment: by the buyer, an admin or a service.
+  // Points enter the ledger only from a payment the provider settled: only the payment service
+  // (which verified the provider's signed webhook) may say so. No user, not even an admin.
   app.post(
     '/purchases',
     { schema: { body: point.PurchaseBody, response: { 201: point.Purchase } } },
     async (request, reply) => {
+      if (request.caller.service !== 'payment' || request.caller.user) {
+        throw forbidden('points are credited only by the payment service, from a verified provider event');
+      }
       const key = keyOf(request);
       const body = { ...request.body, userId: request.body.userId.toLowerCase() };
-      if (request.caller.user) requireSelfOrAdmin(request.caller, body.userId);
       return send(reply, await ledger.purchase(key, body));
     },
   );

@@ -193,6 +193,20 @@ describe.each(dbKinds)('point reversals and debts on %s', (kind) => {
     await expectReconciled(p);
   });
 
+  it('when the buyer, an admin or any service but payment posts a purchase, then 403 and no points are credited', async () => {
+    const buyer = randomUUID();
+    for (const who of [{ user: { id: buyer } }, { user: admin }, { as: 'bff' }, { as: 'stamp' }]) {
+      const res = await write(
+        p,
+        '/purchases',
+        { userId: buyer, paymentId: `pay_${randomUUID()}`, amount: 1_000_000_000 },
+        who,
+      );
+      expect(res.status, JSON.stringify(who)).toBe(403);
+    }
+    expect(await wallet(buyer)).toEqual({ userId: buyer, balance: 0, debt: 0 });
+  });
+
   it('when a user, an admin or another service asks for a reversal, then 403 and nothing moves', async () => {
     const buyer = randomUUID();
     const bought = await purchase(p, buyer, 10);

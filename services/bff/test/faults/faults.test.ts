@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type BuiltService, buildService, generateDevSecrets, listen, parseConfig } from '@livehouse/kit';
 import type { TestBody, TestPlatform } from '@livehouse/kit/testing';
 import type { FaultMode } from '@livehouse/kit/testing/fault-proxy';
+import { LocalProvider } from '@livehouse/payment';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type Fleet, startFleet } from '../../../../bench/lib/fleet.ts';
 import { bffService } from '../../src/index.ts';
@@ -55,6 +56,7 @@ interface Probe {
 }
 
 let fleet: Fleet;
+let stripe: LocalProvider;
 let bff: BuiltService;
 let bffUrl: string;
 let w: World;
@@ -188,7 +190,10 @@ function probesFor(backend: string): Probe[] {
           },
           viewer,
         ),
-        command('buy points', '/me/points/purchases', () => ({ amount: 10, paymentId: randomUUID() }), {
+      ];
+    case 'payment':
+      return [
+        command('open a checkout', '/me/points/checkouts', () => ({ packId: 'p100' }), {
           token: viewer,
           headers: () => ({ 'idempotency-key': randomUUID() }),
           healthy: 201,
@@ -311,7 +316,16 @@ async function expectRecovery(backend: string, label: string, withinMs = 5000) {
 describe('bff under backend faults (backends as separate processes)', () => {
   beforeAll(async () => {
     const started = Date.now();
-    const secrets = generateDevSecrets();
+    // payment runs as in production (provider stripe), against a fake of Stripe's API in this process.
+    const secrets: Record<string, string> = { ...generateDevSecrets(), LIVEHOUSE_STRIPE_API_KEY: 'sk_test_faults' };
+    stripe = new LocalProvider({
+      host: '127.0.0.1',
+      port: 0,
+      apiKey: 'sk_test_faults',
+      webhookSecret: secrets.LIVEHOUSE_STRIPE_WEBHOOK_SECRET as string,
+      webhookUrl: 'http://127.0.0.1:9/unset',
+    });
+    const fakeStripe = await stripe.listen();
     const postgresUrl = inject('postgresUrl');
     fleet = await startFleet({
       names: BACKENDS,
@@ -320,14 +334,16 @@ describe('bff under backend faults (backends as separate processes)', () => {
       poolSize: 4,
       logLevel: process.env.LIVEHOUSE_TEST_LOG ?? 'fatal',
       config: (name) =>
-        name === 'auth'
-          ? {
-              auth: {
-                passwordHashing: { memoryCostKiB: 4096, timeCost: 1 },
-                loginRateLimit: { perIp: { max: 10_000, windowMs: 60_000 } },
-              },
-            }
-          : {},
+        name === 'payment'
+          ? { payment: { api: { host: fakeStripe.host, port: fakeStripe.port, protocol: 'http' } } }
+          : name === 'auth'
+            ? {
+                auth: {
+                  passwordHashing: { memoryCostKiB: 4096, timeCost: 1 },
+                  loginRateLimit: { perIp: { max: 10_000, windowMs: 60_000 } },
+                },
+              }
+            : {},
     });
     const config = parseConfig(
       {
@@ -352,6 +368,7 @@ describe('bff under backend faults (backends as separate processes)', () => {
     );
     bff = await buildService(contractChecked(bffService), config);
     bffUrl = (await listen(bff, config.http)).apiUrl;
+    stripe.webhookUrl = `${bffUrl}/webhooks/stripe`;
     w = await buildWorld({ url: () => bffUrl } as unknown as TestPlatform);
     // Cold processes answer slowly at first: wait for full answers before faulting anything.
     for (const backend of FAULTED) await expectRecovery(backend, `${backend} at start`, 30_000);
@@ -363,6 +380,7 @@ describe('bff under backend faults (backends as separate processes)', () => {
     await bff?.close();
     await fleet?.close();
     assertContractHeld();
+    await stripe?.close();
   });
 
   for (const backend of FAULTED) {
