@@ -1,4 +1,4 @@
-import { ConfigError, defineService } from '@livehouse/kit';
+import { ConfigError, defineService, type ServiceConfig } from '@livehouse/kit';
 import Stripe from 'stripe';
 import { Type } from 'typebox';
 import type { PaymentDatabase } from './db.ts';
@@ -66,6 +66,26 @@ export const paymentConfig = {
   ),
 };
 
+/**
+ * What the schema cannot say: the local provider only in embedded mode, and the provider's secrets from
+ * the environment. Throws one ConfigError naming every problem (the service then does not start).
+ */
+export function checkPaymentConfig(config: ServiceConfig<typeof paymentConfig>) {
+  const { secrets } = config;
+  const problems: string[] = [];
+  // `shared://` is what `startPlatform` (livehouse up, tests) hands its services: a pod never has it.
+  const embedded = config.database?.url === 'shared://';
+  if (config.payment.provider === 'local' && !embedded) {
+    problems.push('payment.provider: local is only for embedded mode (livehouse up); use stripe');
+  }
+  if (!secrets.stripeWebhookSecret) problems.push('LIVEHOUSE_STRIPE_WEBHOOK_SECRET (environment) is required');
+  if (config.payment.provider === 'stripe' && !secrets.stripeApiKey) {
+    problems.push('LIVEHOUSE_STRIPE_API_KEY (environment) is required');
+  }
+  if (problems.length > 0) throw new ConfigError('payment', problems);
+  return { webhookSecret: secrets.stripeWebhookSecret as string, apiKey: secrets.stripeApiKey ?? 'sk_test_local' };
+}
+
 /** Points sold through the payment provider: checkouts out, signed webhooks in, purchases into point. */
 export const paymentService = defineService<typeof paymentConfig, PaymentDatabase>({
   name: 'payment',
@@ -74,19 +94,7 @@ export const paymentService = defineService<typeof paymentConfig, PaymentDatabas
   dependsOn: ['point'],
   routes: async (app, ctx) => {
     const own = ctx.config.payment;
-    const { secrets } = ctx.config;
-    const problems: string[] = [];
-    // `shared://` is what `startPlatform` (livehouse up, tests) hands its services: a pod never has it.
-    const embedded = ctx.config.database?.url === 'shared://';
-    if (own.provider === 'local' && !embedded) {
-      problems.push('payment.provider: local is only for embedded mode (livehouse up); use stripe');
-    }
-    if (!secrets.stripeWebhookSecret) problems.push('LIVEHOUSE_STRIPE_WEBHOOK_SECRET (environment) is required');
-    if (own.provider === 'stripe' && !secrets.stripeApiKey)
-      problems.push('LIVEHOUSE_STRIPE_API_KEY (environment) is required');
-    if (problems.length > 0) throw new ConfigError('payment', problems);
-    const webhookSecret = secrets.stripeWebhookSecret as string;
-    const apiKey = secrets.stripeApiKey ?? 'sk_test_local';
+    const { webhookSecret, apiKey } = checkPaymentConfig(ctx.config);
 
     let api = own.api;
     if (own.provider === 'local') {

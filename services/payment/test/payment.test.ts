@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { buildService, ConfigError, generateDevSecrets, parseConfig } from '@livehouse/kit';
+import { generateDevSecrets, parseConfig } from '@livehouse/kit';
 import { dbKinds, type TestBody, type TestPlatform } from '@livehouse/kit/testing';
 import fc from 'fast-check';
 import { type Kysely, sql } from 'kysely';
@@ -7,7 +7,7 @@ import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buyPoints, publicApi, startBff } from '../../bff/test/helpers.ts';
 import type { PaymentDatabase } from '../src/db.ts';
-import { paymentService } from '../src/index.ts';
+import { checkPaymentConfig, paymentService } from '../src/index.ts';
 
 /** A response's JSON, loosely typed: the tests assert its shape. */
 const json = (r: Response): Promise<TestBody> => r.json();
@@ -360,32 +360,26 @@ describe.each(dbKinds)('payment on %s', (kind) => {
 });
 
 describe('payment config', () => {
-  it('when the local provider is configured outside embedded mode, then the service refuses to start', async () => {
-    const secrets = generateDevSecrets();
-    const config = parseConfig(
-      {
-        http: { host: '127.0.0.1', port: 0, adminPort: 0 },
-        database: { url: 'memory://' },
-        services: { point: 'http://127.0.0.1:9' },
-        log: { level: 'silent' },
-        payment: { provider: 'local' },
-      },
-      paymentService.config,
-      { env: secrets },
-    );
-    const built = buildService(paymentService, config);
-    await expect(built).rejects.toThrow(ConfigError);
-    await expect(built).rejects.toThrow(/payment.provider: local is only for embedded mode/);
+  const base = { services: { point: 'http://point:8080' }, log: { level: 'silent' } };
+  const check = (raw: object, env: Record<string, string>) =>
+    checkPaymentConfig(parseConfig(raw, paymentService.config, { env: { ...generateDevSecrets(), ...env } }));
+
+  it('when the local provider is configured outside embedded mode, then the config is refused', () => {
+    for (const url of ['postgres://livehouse@db:5432/livehouse', 'memory://', '/var/lib/livehouse']) {
+      expect(() => check({ ...base, database: { url }, payment: { provider: 'local' } }, {})).toThrow(
+        /payment.provider: local is only for embedded mode/,
+      );
+    }
+    expect(check({ ...base, database: { url: 'shared://' }, payment: { provider: 'local' } }, {})).toMatchObject({
+      apiKey: 'sk_test_local',
+    });
   });
 
-  it('when the provider is stripe without its API key, then the service refuses to start', async () => {
-    const config = parseConfig(
-      { database: { url: 'memory://' }, services: { point: 'http://127.0.0.1:9' }, log: { level: 'silent' } },
-      paymentService.config,
-      { env: { LIVEHOUSE_INTERNAL_KEY: 'k'.repeat(32) } },
-    );
-    await expect(buildService(paymentService, config)).rejects.toThrow(
+  it('when the provider is stripe without its secrets, then the config names both', () => {
+    const raw = { ...base, database: { url: 'postgres://livehouse@db:5432/livehouse' } };
+    expect(() => check(raw, { LIVEHOUSE_STRIPE_WEBHOOK_SECRET: '' })).toThrow(
       /LIVEHOUSE_STRIPE_WEBHOOK_SECRET \(environment\) is required; LIVEHOUSE_STRIPE_API_KEY/,
     );
+    expect(check(raw, { LIVEHOUSE_STRIPE_API_KEY: 'sk_test_x' })).toMatchObject({ apiKey: 'sk_test_x' });
   });
 });
