@@ -99,10 +99,28 @@ export const contract: Record<string, RouteContract> = {
     auth: 'required',
     errors: ['not_found', 'forbidden', 'invalid_transition'],
   },
-  'POST /me/points/purchases': {
-    summary: 'Buy points (simulated payment)',
+  'GET /me/points/packs': { summary: 'Point packs for sale', auth: 'required' },
+  'POST /me/points/checkouts': {
+    summary: 'Buy a point pack',
+    description:
+      'Opens a checkout at the payment provider for a pack and answers its `url`: send the buyer there. The points ' +
+      'are credited when the provider’s signed webhook says it was paid; no client route credits points. A retry ' +
+      'with the same Idempotency-Key answers the same checkout.',
     auth: 'required',
-    errors: ['idempotency_key_required', 'idempotency_key_invalid', 'idempotency_key_reused', 'payment_id_reused'],
+    errors: ['not_found', 'idempotency_key_required', 'idempotency_key_invalid', 'idempotency_key_reused'],
+  },
+  'GET /me/points/checkouts/:id': {
+    summary: 'One of your checkouts',
+    description: 'open, paid (with the purchase’s transferId) or expired.',
+    auth: 'required',
+    errors: ['not_found'],
+  },
+  'POST /webhooks/stripe': {
+    summary: 'Stripe webhooks',
+    description:
+      'For the payment provider only: the raw body is verified against its Stripe-Signature by the payment service.',
+    auth: 'none',
+    errors: ['webhook_signature_invalid'],
   },
   'GET /me/points/history': { summary: 'Your points history', auth: 'required' },
   'GET /me/points': { summary: 'Your wallet', auth: 'required' },
