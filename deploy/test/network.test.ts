@@ -60,6 +60,8 @@ function needs(objects: K8sObject[], pod: Pod): Set<string> {
     out.add('s3 (interface endpoint)');
     out.add('EKS Pod Identity agent'); // its credentials come from Pod Identity, never from static keys
   }
+  // payment calls its provider's API (api.stripe.com) over HTTPS: a public address on 443, nothing else outside.
+  if (config?.payment && config.payment.provider !== 'local') out.add('remote image (https)');
   if (config?.thumbnail && config.thumbnail.remoteImages?.enabled !== false) {
     out.add('remote image (https)');
     out.add('remote image (http)');

@@ -23,8 +23,9 @@ export const paymentConfig = {
       /**
        * `stripe`: the real provider (LIVEHOUSE_STRIPE_API_KEY, LIVEHOUSE_STRIPE_WEBHOOK_SECRET). `local`: an
        * in-process stand-in that sends the same signed webhooks; only in embedded mode (`livehouse up`, tests).
+       * Unset: `local` in embedded mode, `stripe` otherwise.
        */
-      provider: Type.Union([Type.Literal('stripe'), Type.Literal('local')], { default: 'stripe' }),
+      provider: Type.Optional(Type.Union([Type.Literal('stripe'), Type.Literal('local')])),
       currency: Type.String({ pattern: '^[a-z]{3}$', default: 'jpy' }),
       packs: Type.Array(Pack, {
         minItems: 1,
@@ -75,15 +76,20 @@ export function checkPaymentConfig(config: ServiceConfig<typeof paymentConfig>) 
   const problems: string[] = [];
   // `shared://` is what `startPlatform` (livehouse up, tests) hands its services: a pod never has it.
   const embedded = config.database?.url === 'shared://';
-  if (config.payment.provider === 'local' && !embedded) {
+  const provider = config.payment.provider ?? (embedded ? 'local' : 'stripe');
+  if (provider === 'local' && !embedded) {
     problems.push('payment.provider: local is only for embedded mode (livehouse up); use stripe');
   }
   if (!secrets.stripeWebhookSecret) problems.push('LIVEHOUSE_STRIPE_WEBHOOK_SECRET (environment) is required');
-  if (config.payment.provider === 'stripe' && !secrets.stripeApiKey) {
+  if (provider === 'stripe' && !secrets.stripeApiKey) {
     problems.push('LIVEHOUSE_STRIPE_API_KEY (environment) is required');
   }
   if (problems.length > 0) throw new ConfigError('payment', problems);
-  return { webhookSecret: secrets.stripeWebhookSecret as string, apiKey: secrets.stripeApiKey ?? 'sk_test_local' };
+  return {
+    provider,
+    webhookSecret: secrets.stripeWebhookSecret as string,
+    apiKey: secrets.stripeApiKey ?? 'sk_test_local',
+  };
 }
 
 /** Points sold through the payment provider: checkouts out, signed webhooks in, purchases into point. */
@@ -94,10 +100,10 @@ export const paymentService = defineService<typeof paymentConfig, PaymentDatabas
   dependsOn: ['point'],
   routes: async (app, ctx) => {
     const own = ctx.config.payment;
-    const { webhookSecret, apiKey } = checkPaymentConfig(ctx.config);
+    const { provider, webhookSecret, apiKey } = checkPaymentConfig(ctx.config);
 
     let api = own.api;
-    if (own.provider === 'local') {
+    if (provider === 'local') {
       const local = new LocalProvider({ ...own.local, apiKey, webhookSecret });
       const at = await local.listen();
       api = { host: at.host, port: at.port, protocol: 'http' };

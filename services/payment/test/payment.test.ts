@@ -371,8 +371,11 @@ describe('payment config', () => {
       );
     }
     expect(check({ ...base, database: { url: 'shared://' }, payment: { provider: 'local' } }, {})).toMatchObject({
+      provider: 'local',
       apiKey: 'sk_test_local',
     });
+    // Unset, the provider follows the mode.
+    expect(check({ ...base, database: { url: 'shared://' } }, {}).provider).toBe('local');
   });
 
   it('when the provider is stripe without its secrets, then the config names both', () => {

@@ -83,5 +83,5 @@ variable "tags" {
 variable "database_services" {
   description = "The services with a PostgreSQL schema: each gets livehouse/<env>/<service>/database-url."
   type        = list(string)
-  default     = ["auth", "user", "contents", "stamp", "point", "timeline", "chat", "thumbnail", "ingest"]
+  default     = ["auth", "user", "contents", "stamp", "point", "timeline", "chat", "thumbnail", "ingest", "payment"]
 }
