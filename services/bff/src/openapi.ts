@@ -275,7 +275,8 @@ export function documentRoute(input: { schema: FastifySchema; url: string; route
   const schema = (input.schema ?? {}) as Json;
   const method = String(Array.isArray(route.method) ? route.method[0] : route.method);
   const c = contractOf(method, url);
-  if (!CLIENT_PREFIX.test(url)) return { schema: { ...schema, hide: true }, url };
+  // Client routes, and the provider's webhook route (public too, at the root).
+  if (!CLIENT_PREFIX.test(url) && !url.startsWith('/webhooks/')) return { schema: { ...schema, hide: true }, url };
   if (!c) return { schema, url };
   const shape: RouteShape = {
     body: schema.body !== undefined,
