@@ -277,12 +277,18 @@ export async function commandRoutes(app: ServiceApp, backends: Map<string, Resil
   // Clients fetch the catalog once: its version is the ETag, and a matching If-None-Match gets 304.
   app.get(
     '/stamps/catalog',
-    { schema: { ...tag, response: { 200: stamp.Catalog, 304: Type.Null() } } },
+    {
+      schema: {
+        ...tag,
+        response: { 200: stamp.Catalog, 304: Type.Null({ description: 'Not modified: your copy is current' }) },
+      },
+    },
     async (request, reply) => {
       const catalog = await b('stamp').get<stamp.Catalog>('/catalog');
       const etag = `"${catalog.version}"`;
       reply.header('etag', etag).header('cache-control', 'public, max-age=60');
-      if (ifNoneMatch(request.headers['if-none-match'], etag)) return reply.code(304).send(null);
+      // A 304 has no body, so no content type either (RFC 9110 §15.4.5): sent untyped, not as JSON `null`.
+      if (ifNoneMatch(request.headers['if-none-match'], etag)) return (reply as FastifyReply).code(304).send();
       return catalog;
     },
   );

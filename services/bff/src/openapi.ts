@@ -299,7 +299,17 @@ export function documentRoute(input: { schema: FastifySchema; url: string; route
           },
         },
       }
-    : schema.headers;
+    : c?.headers?.includes('etag')
+      ? {
+          type: 'object',
+          properties: {
+            'if-none-match': {
+              type: 'string',
+              description: 'ETags you hold (weak, lists and * accepted): 304 when one matches',
+            },
+          },
+        }
+      : schema.headers;
   const responses: Json = { ...ok, ...errorResponses([...(c.errors ?? []), ...commonErrors(shape)]) };
   return {
     url,

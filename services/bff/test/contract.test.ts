@@ -206,4 +206,22 @@ describe('the public API contract', () => {
       expect(JSON.stringify(chat)).toContain('PROTOCOL.md');
     }
   });
+
+  it('when the catalog is asked for with a weak tag, a list or *, then each gets a 304 with no body or content type', async () => {
+    const first = await fetch(`${p.url('bff')}/web/v1/stamps/catalog`);
+    const etag = first.headers.get('etag') ?? '';
+    expect(etag).toMatch(/^"/);
+    await first.arrayBuffer();
+    for (const ifNoneMatch of [etag, `W/${etag}`, `"other", ${etag}`, '*']) {
+      const res = await fetch(`${p.url('bff')}/web/v1/stamps/catalog`, { headers: { 'if-none-match': ifNoneMatch } });
+      expect(res.status, ifNoneMatch).toBe(304);
+      expect(res.headers.get('content-type'), ifNoneMatch).toBeNull();
+      expect(await res.text(), ifNoneMatch).toBe('');
+    }
+    const params = doc.paths['/web/v1/stamps/catalog']?.get?.parameters ?? [];
+    expect(params.some((x) => x.in === 'header' && x.name === 'if-none-match')).toBe(true);
+    const stale = await fetch(`${p.url('bff')}/web/v1/stamps/catalog`, { headers: { 'if-none-match': '"stale"' } });
+    expect(stale.status).toBe(200);
+    await stale.arrayBuffer();
+  });
 });
