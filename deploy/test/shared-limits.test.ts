@@ -55,6 +55,9 @@ describe.skipIf(!redisUrl)('the rendered prod config: every service with redis.u
         LIVEHOUSE_DATABASE_URL: 'postgres://livehouse@db:5432/livehouse',
         LIVEHOUSE_REDIS_URL: redisUrl as string,
         LIVEHOUSE_AUTH_SIGNING_KEY: generateDevSecrets().LIVEHOUSE_AUTH_SIGNING_KEY as string,
+        // The ExternalSecret's keys in a pod; never used here (the provider is never called).
+        LIVEHOUSE_STRIPE_API_KEY: 'sk_test_wiring_only',
+        LIVEHOUSE_STRIPE_WEBHOOK_SECRET: 'whsec_wiring_only',
       };
       const env = Object.fromEntries(envNames.flatMap((n: string) => (testValues[n] ? [[n, testValues[n]]] : [])));
       // A prefix of this run's own, so that no key (limits, event streams) is shared with another run.
@@ -64,6 +67,7 @@ describe.skipIf(!redisUrl)('the rendered prod config: every service with redis.u
         env,
       });
       expect(config.redis?.url, `${name}: redis.url`).toBe(redisUrl);
+      const media = (config as { ingest?: { rtmp?: object } }).ingest;
       // Local stand-ins for what the cluster gives: the test database, free ports, unreachable peers.
       const local = {
         ...config,
@@ -78,6 +82,8 @@ describe.skipIf(!redisUrl)('the rendered prod config: every service with redis.u
         }),
         services: Object.fromEntries(Object.keys(config.services).map((s) => [s, 'http://127.0.0.1:9'])),
         log: { level: 'silent' },
+        // ingest's RTMP listener: a free loopback port instead of the pod's 0.0.0.0:1935.
+        ...(media?.rtmp && { ingest: { ...media, rtmp: { ...media.rtmp, host: '127.0.0.1', port: 0 } } }),
       } as typeof config;
       let built: BuiltService | undefined;
       try {
