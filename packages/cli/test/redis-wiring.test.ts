@@ -4,10 +4,12 @@ import { auth } from '@livehouse/contracts';
 import { redisUrl, startTestPlatform, type TestPlatform } from '@livehouse/kit/testing';
 import { userService } from '@livehouse/user';
 import { describe, expect, it } from 'vitest';
+import { services } from '../src/services.ts';
 import { freePort, livehouse, type Spawned, waitFor, writeConfig } from './process.ts';
 
 const env = { LIVEHOUSE_INTERNAL_KEY: 'an-internal-key-for-tests-only-0123456789' };
-const backends = ['auth', 'user', 'contents', 'stamp', 'point', 'timeline', 'chat'];
+// Every backend the BFF calls needs a URL, or `serve bff` refuses its config.
+const backends = [...(services.bff?.definition.dependsOn ?? [])];
 
 // Limits that must hold across pods live in Redis: a service with `redis.url` gets the shared limiter from the
 // kit by construction, whether `livehouse serve` runs it alone or `livehouse up` (startPlatform) with others.

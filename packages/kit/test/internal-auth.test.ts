@@ -34,8 +34,11 @@ describe('internal tokens', () => {
     const auth = new InternalAuth('k'.repeat(32));
     const token = await auth.sign({ service: 'bff', user: { id: 'u1', roles: ['viewer'] } });
     await auth.verify(`Bearer ${token}`);
-    const last = token.at(-1) === 'A' ? 'B' : 'A';
-    expect(await code(auth.verify(`Bearer ${token.slice(0, -1)}${last}`))).toBe('internal_token_invalid');
+    // The signature's first character: its 6 bits all count (the last one's low bits are base64url padding).
+    const signatureAt = token.lastIndexOf('.') + 1;
+    const swapped = token[signatureAt] === 'A' ? 'B' : 'A';
+    const altered = `${token.slice(0, signatureAt)}${swapped}${token.slice(signatureAt + 1)}`;
+    expect(await code(auth.verify(`Bearer ${altered}`))).toBe('internal_token_invalid');
     const other = new InternalAuth('o'.repeat(32));
     expect(await code(other.verify(`Bearer ${token}`))).toBe('internal_token_invalid');
   });

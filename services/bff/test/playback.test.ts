@@ -21,9 +21,10 @@ describe.each(dbKinds)('bff playback when the media plane is down, on %s', (kind
     { app?: ReturnType<typeof publicApi>; web?: ReturnType<typeof publicApi> }
   >;
 
-  async function startBffWith(edge: string | undefined) {
+  async function startBffWith(edge: string | undefined, port = 0) {
     const services = Object.fromEntries(backendDefinitions.map((d) => [d.name, backends.url(d.name)]));
     const bff = await startPlatform([contractChecked(bffService)], {
+      ports: () => ({ port, adminPort: 0 }),
       backend: backends.backend.backend,
       env: backends.secrets,
       schemaPrefix: backends.backend.schemaPrefix,
@@ -41,10 +42,20 @@ describe.each(dbKinds)('bff playback when the media plane is down, on %s', (kind
   beforeAll(async () => {
     // A running edge whose origin (ingest) is a port where nothing listens.
     const deadIngest = `http://127.0.0.1:${await freePort()}`;
+    // The world buys points through checkout: the embedded provider's webhooks go to the first BFF.
+    const nonePort = await freePort();
     backends = await startTestPlatform([...backendDefinitions, edgeService], kind, {
-      config: (name) => (name === 'edge' ? { services: { ingest: deadIngest } } : {}),
+      config: (name) => {
+        if (name === 'edge') return { services: { ingest: deadIngest } };
+        if (name === 'payment') {
+          return {
+            payment: { provider: 'local', local: { webhookUrl: `http://127.0.0.1:${nonePort}/webhooks/stripe` } },
+          };
+        }
+        return {};
+      },
     });
-    const none = await startBffWith(undefined);
+    const none = await startBffWith(undefined, nonePort);
     w = await buildWorld({ ...backends, url: (name) => (name === 'bff' ? none.url('bff') : backends.url(name)) });
     const ends = {
       none,

@@ -11,6 +11,8 @@ import { chatService } from '@livehouse/chat';
 import { contentsService } from '@livehouse/contents';
 import type { DbKind, TestBody, TestPlatform } from '@livehouse/kit/testing';
 import { startTestPlatform } from '@livehouse/kit/testing';
+import { freePort } from '@livehouse/kit/testing/ports';
+import { paymentService } from '@livehouse/payment';
 import { pointService } from '@livehouse/point';
 import { stampService } from '@livehouse/stamp';
 import { timelineService } from '@livehouse/timeline';
@@ -18,13 +20,16 @@ import { userService } from '@livehouse/user';
 import { webService } from '../src/index.ts';
 
 /** The whole platform the web needs: every backend, the BFF and the web server, on free ports. */
-export function startWeb(kind: DbKind, web: Record<string, unknown> = {}) {
+export async function startWeb(kind: DbKind, web: Record<string, unknown> = {}) {
+  // The BFF's port is chosen first: the embedded payment provider delivers its signed webhooks there.
+  const bffPort = await freePort();
   return startTestPlatform(
     [
       userService,
       authService,
       contentsService,
       pointService,
+      paymentService,
       stampService,
       timelineService,
       chatService,
@@ -37,8 +42,14 @@ export function startWeb(kind: DbKind, web: Record<string, unknown> = {}) {
         // The web server calls the BFF from one address: lift the per-IP limit; stretch timeouts on a loaded machine.
         if (name === 'bff')
           return {
+            http: { host: '127.0.0.1', port: bffPort, adminPort: 0 },
             bff: { requestBudgetMs: 5000, timeoutScale: 10, rateLimit: { perIp: { max: 100_000, windowMs: 60_000 } } },
           };
+        if (name === 'payment') {
+          return {
+            payment: { provider: 'local', local: { webhookUrl: `http://127.0.0.1:${bffPort}/webhooks/stripe` } },
+          };
+        }
         if (name === 'web') return { web };
         return {};
       },
@@ -98,18 +109,24 @@ export async function liveStreamer(
   };
 }
 
-/** Logs in through the BFF (a second session beside the browser's) and buys points for that user. */
-export async function buyPoints(p: TestPlatform, login: string, password: string, amount: number) {
+/**
+ * Logs in through the BFF (a second session beside the browser's) and buys a pack of `points` the way a client
+ * does: a checkout paid at the embedded provider, whose signed webhook credits them.
+ */
+export async function buyPoints(p: TestPlatform, login: string, password: string, points: number) {
   const api = bffApi(p);
   const session = await api('POST', '/auth/login', { body: { login, password } });
   if (session.status !== 200) throw new Error(`login: ${session.status}`);
   const token = session.body.tokens.accessToken as string;
-  const bought = await api('POST', '/me/points/purchases', {
+  const checkout = await api('POST', '/me/points/checkouts', {
     token,
-    headers: { 'idempotency-key': `buy-${login}-${amount}` },
-    body: { amount, paymentId: `pay-${login}-${amount}` },
+    headers: { 'idempotency-key': `buy-${login}-${points}` },
+    body: { packId: `p${points}` },
   });
-  if (bought.status !== 201) throw new Error(`buy: ${bought.status} ${JSON.stringify(bought.body)}`);
+  if (checkout.status !== 201) throw new Error(`checkout: ${checkout.status} ${JSON.stringify(checkout.body)}`);
+  const paid = await fetch(checkout.body.url as string, { method: 'POST' });
+  const answer = (await paid.json()) as { webhook?: { status: number } };
+  if (answer.webhook?.status !== 200) throw new Error(`pay: ${paid.status} ${JSON.stringify(answer)}`);
   return { id: session.body.account.id as string, token };
 }
 
