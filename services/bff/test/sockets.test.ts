@@ -67,6 +67,8 @@ describe('bff sockets', () => {
     await until(
       () => edge.fds() <= before + 4,
       () => `descriptors: ${before} before, ${edge.fds()} now`,
+      30_000,
     );
-  });
+    // Above its inner waits (settling ≤ 10 s, the count ≤ 30 s): in a full parallel run the child is slow.
+  }, 90_000);
 });
