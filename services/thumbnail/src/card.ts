@@ -22,9 +22,10 @@ export function sanitize(text: string): string {
 const segmenter = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
 const graphemes = (text: string) => Array.from(segmenter.segment(text), (s) => s.segment);
 
-// East Asian wide and fullwidth characters and emoji take about twice the width of a Latin letter.
+// East Asian wide and fullwidth characters and emoji take about twice the width of a Latin letter. A grapheme is
+// wide when any of its code points is: a prepended mark (U+0600) before a CJK character still draws it wide.
 const WIDE =
-  /^(?:[\u1100-\u115F\u2E80-\uA4CF\uAC00-\uD7A3\uF900-\uFAFF\uFE30-\uFE4F\uFF00-\uFF60\uFFE0-\uFFE6]|[\u{1F300}-\u{1FAFF}\u{20000}-\u{3FFFD}])/u;
+  /[\u1100-\u115F\u2E80-\uA4CF\uAC00-\uD7A3\uF900-\uFAFF\uFE30-\uFE4F\uFF00-\uFF60\uFFE0-\uFFE6]|[\u{1F300}-\u{1FAFF}\u{20000}-\u{3FFFD}]/u;
 const widthOf = (grapheme: string) => (WIDE.test(grapheme) ? 2 : 1);
 const widthOfAll = (chars: readonly string[]) => chars.reduce((w, c) => w + widthOf(c), 0);
 

@@ -32,7 +32,8 @@ describe('card text', () => {
         expect(escaped.isWellFormed()).toBe(true);
         expect(unescapeXml(escaped)).toBe(sanitize(text));
       }),
-      { numRuns: 500 },
+      // A prepended mark (U+0600) joins the wide character after it into one wide grapheme (found by this property).
+      { numRuns: 500, examples: [['\u2E80\u0600\u2E80', 3, 1]] },
     );
   });
 
