@@ -49,11 +49,15 @@ export const OUTBOX_CHANNEL = 'livehouse_outbox';
  * Installed by the migrator for every schema with an outbox, existing ones included; idempotent.
  */
 export async function ensureOutboxNotify(db: Kysely<unknown>, schema: string) {
-  const { rows } = await sql<{ table: string | null; trigger: boolean }>`
-    select to_regclass(format('%I.outbox', ${schema}::text))::text as table,
-      exists (select 1 from pg_trigger where tgname = 'livehouse_outbox_notify'
-              and tgrelid = to_regclass(format('%I.outbox', ${schema}::text))) as trigger`.execute(db);
-  if (!rows[0]?.table || rows[0].trigger) return;
+  const state = async () => {
+    const { rows } = await sql<{ table: string | null; trigger: boolean }>`
+      select to_regclass(format('%I.outbox', ${schema}::text))::text as table,
+        exists (select 1 from pg_trigger where tgname = 'livehouse_outbox_notify'
+                and tgrelid = to_regclass(format('%I.outbox', ${schema}::text))) as trigger`.execute(db);
+    return { table: rows[0]?.table ?? null, trigger: rows[0]?.trigger === true };
+  };
+  const before = await state();
+  if (!before.table || before.trigger) return;
   const fn = sql.id(schema, 'livehouse_outbox_notify');
   try {
     await sql`create or replace function ${fn}() returns trigger language plpgsql as $$
@@ -62,10 +66,7 @@ export async function ensureOutboxNotify(db: Kysely<unknown>, schema: string) {
       for each statement execute function ${fn}()`.execute(db);
   } catch (err) {
     // Another pod migrating the same schema at the same moment ("tuple concurrently updated"): it installed it.
-    const again = await sql<{ trigger: boolean }>`
-      select exists (select 1 from pg_trigger where tgname = 'livehouse_outbox_notify'
-              and tgrelid = to_regclass(format('%I.outbox', ${schema}::text))) as trigger`.execute(db);
-    if (!again.rows[0]?.trigger) throw err;
+    if (!(await state()).trigger) throw err;
   }
 }
 

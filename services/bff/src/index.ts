@@ -15,7 +15,7 @@ import { AccessTokenVerifier } from './access-token.ts';
 import { chatProxy } from './chat.proxy.ts';
 import { commandRoutes, loggedIn, webhookRoutes } from './commands.routes.ts';
 import { SectionCache } from './compose.ts';
-import { documentHeaders, documentRoute, requestContract } from './openapi.ts';
+import { contractOnRoute, documentHeaders, documentRoute } from './openapi.ts';
 import { viewRoutes } from './views.routes.ts';
 
 /** Client prefixes: one per client type. Views differ per client; commands are shared. */
@@ -116,6 +116,7 @@ export const bffService = defineService({
 
     // JSON only: Fastify's default text/plain parser would hand a string to the body schema (400, not 415).
     app.removeContentTypeParser('text/plain');
+    app.addHook('onRoute', contractOnRoute);
 
     // Every request: rate limits by IP and by user; the token as the route's contract says. A protected route
     // answers 401 before its body is read; a public one treats a stale token as anonymous (with a hint), so a
@@ -126,7 +127,7 @@ export const bffService = defineService({
       if (request.url.startsWith('/docs')) return;
       const byIp = await limiter.hit(`bff:ip:${request.ip}`, own.rateLimit.perIp);
       if (!byIp.allowed) throw rateLimited(byIp, 'requests from your address');
-      const mode = requestContract(request)?.auth ?? 'optional';
+      const mode = request.routeOptions.config.auth ?? 'optional';
       const authorization = request.headers.authorization;
       request.caller = { service: 'bff' };
       if (authorization && mode !== 'none') {

@@ -1,5 +1,5 @@
 import { type ErrorCode, errorStatus } from '@livehouse/contracts';
-import type { FastifyRequest, FastifySchema, RouteOptions } from 'fastify';
+import type { FastifySchema, RouteOptions } from 'fastify';
 import { IDEMPOTENCY_KEY_PATTERN } from './commands.routes.ts';
 
 /**
@@ -159,10 +159,18 @@ export function contractOf(method: string, url: string): RouteContract | undefin
   return contract[contractKey(method, url)];
 }
 
-/** The contract of the route a request matched (none for /docs and unknown routes). */
-export function requestContract(request: FastifyRequest) {
-  const url = request.routeOptions.url;
-  return url === undefined ? undefined : contractOf(request.method, url);
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route's auth mode from its contract, set once when the route is registered (see `contractOnRoute`). */
+    auth?: RouteContract['auth'];
+  }
+}
+
+/** An onRoute hook: each route carries its contract's auth mode, so no request looks the contract up again. */
+export function contractOnRoute(route: RouteOptions) {
+  const method = Array.isArray(route.method) ? route.method[0] : route.method;
+  const auth = contractOf(String(method), route.url)?.auth;
+  if (auth) route.config = { ...route.config, auth };
 }
 
 interface RouteShape {
