@@ -15,8 +15,10 @@ export interface RouteContract {
   auth: 'required' | 'optional' | 'none';
   /** Codes specific to this route; the ones every route of its kind can give are added (see `commonErrors`). */
   errors?: readonly ErrorCode[];
+  /** A request body a client can send as is (commands): shown in the document, checked against the schema. */
+  example?: Record<string, unknown>;
   /** Response headers worth documenting beyond x-request-id. */
-  headers?: readonly ('etag' | 'cache-control' | 'idempotent-replayed')[];
+  headers?: readonly ('etag' | 'cache-control' | 'vary' | 'idempotent-replayed')[];
 }
 
 const stampErrors = [
@@ -30,33 +32,48 @@ const stampErrors = [
   'forbidden',
 ] as const satisfies readonly ErrorCode[];
 
+const viewCaching =
+  'A whole answer carries a weak ETag: send it back as If-None-Match for a 304. Anonymous answers may be cached ' +
+  'for 5 s (`public, max-age=5`), a logged-in caller’s are private and revalidated (`private, no-cache`), a ' +
+  'degraded one is not cached at all (`no-store`, no ETag).';
+const viewHeaders = ['etag', 'cache-control', 'vary'] as const;
+
 /** Keyed by method and path below the client prefix (/app/v1, /web/v1), in Fastify's path syntax. */
 export const contract: Record<string, RouteContract> = {
   'POST /auth/signup': {
     summary: 'Create an account',
     description: 'Creates a viewer account and its profile and returns a session (access and refresh token).',
+    example: { handle: 'dave', email: 'dave@example.com', password: 'correct horse battery' },
     auth: 'none',
     errors: ['handle_taken', 'email_taken'],
   },
   'POST /auth/login': {
     summary: 'Log in',
     description: 'Exchanges a handle or email and a password for a session.',
+    example: { login: 'dave', password: 'correct horse battery' },
     auth: 'none',
     errors: ['invalid_credentials'],
   },
   'POST /auth/refresh': {
     summary: 'Refresh a session',
     description: 'Rotates the refresh token: the old one stops working; presenting it again revokes the session.',
+    example: { refreshToken: 'rt_3q2-7Ahk0k9xg8Xk1nC0tG4lY1vQ' },
     auth: 'none',
     errors: ['refresh_token_invalid', 'refresh_token_reused'],
   },
   'POST /auth/logout': {
     summary: 'Log out',
     description: 'Revokes the refresh token and its session. Access tokens expire on their own (15 minutes).',
+    example: { refreshToken: 'rt_3q2-7Ahk0k9xg8Xk1nC0tG4lY1vQ' },
     auth: 'none',
   },
   'GET /me': { summary: 'Your profile', auth: 'required', errors: ['not_found'] },
-  'PATCH /me': { summary: 'Update your profile', auth: 'required', errors: ['not_found'] },
+  'PATCH /me': {
+    summary: 'Update your profile',
+    example: { displayName: 'Dave', bio: 'Speedruns and retro RPGs' },
+    auth: 'required',
+    errors: ['not_found'],
+  },
   'PUT /me/following/:userId': {
     summary: 'Follow a user',
     description: 'Idempotent: following twice records one follow.',
@@ -79,6 +96,7 @@ export const contract: Record<string, RouteContract> = {
   'POST /me/channel': {
     summary: 'Become a streamer',
     description: 'Creates your channel and grants the streamer role; refresh your tokens afterwards to carry it.',
+    example: { title: 'Speedruns all day', description: 'Any% runs, most evenings' },
     auth: 'required',
     errors: ['conflict', 'not_found', 'forbidden'],
   },
@@ -91,6 +109,7 @@ export const contract: Record<string, RouteContract> = {
   'POST /me/streams': {
     summary: 'Go live',
     description: 'Creates a stream on your channel and starts it.',
+    example: { title: 'Any% practice' },
     auth: 'required',
     errors: ['not_found', 'forbidden', 'invalid_transition', 'conflict'],
   },
@@ -106,6 +125,7 @@ export const contract: Record<string, RouteContract> = {
       'Opens a checkout at the payment provider for a pack and answers its `url`: send the buyer there. The points ' +
       'are credited when the provider’s signed webhook says it was paid; no client route credits points. A retry ' +
       'with the same Idempotency-Key answers the same checkout.',
+    example: { packId: 'p500' },
     auth: 'required',
     errors: ['not_found', 'idempotency_key_required', 'idempotency_key_invalid', 'idempotency_key_reused'],
   },
@@ -129,6 +149,7 @@ export const contract: Record<string, RouteContract> = {
     description:
       'Free stamps are rate-limited; paid ones spend points once per Idempotency-Key: a retry with the same key ' +
       'returns the stored answer (marked Idempotent-Replayed) and never charges twice.',
+    example: { stampId: '0b7e4f5c-2d3a-4b8e-9f1a-6c5d4e3b2a10' },
     auth: 'required',
     errors: stampErrors,
     headers: ['idempotent-replayed'],
@@ -141,12 +162,31 @@ export const contract: Record<string, RouteContract> = {
   },
   'GET /home': {
     summary: 'Home view',
-    description: 'Live now, featured, and for a logged-in user following-live, wallet and timeline.',
+    description: `Live now, featured, and for a logged-in user following-live, wallet and timeline. ${viewCaching}`,
     auth: 'optional',
+    headers: viewHeaders,
   },
-  'GET /streams/:id': { summary: 'Stream page view', auth: 'optional', errors: ['not_found'] },
-  'GET /channels/:id': { summary: 'Channel page view', auth: 'optional', errors: ['not_found'] },
-  'GET /users/:id': { summary: 'User profile view', auth: 'optional', errors: ['not_found'] },
+  'GET /streams/:id': {
+    summary: 'Stream page view',
+    description: viewCaching,
+    auth: 'optional',
+    errors: ['not_found'],
+    headers: viewHeaders,
+  },
+  'GET /channels/:id': {
+    summary: 'Channel page view',
+    description: viewCaching,
+    auth: 'optional',
+    errors: ['not_found'],
+    headers: viewHeaders,
+  },
+  'GET /users/:id': {
+    summary: 'User profile view',
+    description: viewCaching,
+    auth: 'optional',
+    errors: ['not_found'],
+    headers: viewHeaders,
+  },
 };
 
 export const CLIENT_PREFIX = /^\/(app|web)\/v1(?=\/)/;
@@ -207,6 +247,7 @@ const headerDocs = {
   },
   etag: { description: 'Entity tag of the answer; send it back as If-None-Match', schema: { type: 'string' } },
   'cache-control': { description: 'How long the answer may be cached', schema: { type: 'string' } },
+  vary: { description: 'The request headers the answer depends on', schema: { type: 'string' } },
   'idempotent-replayed': {
     description: '"true" when this is the stored answer of an earlier request with the same Idempotency-Key',
     schema: { type: 'string', enum: ['true'] },
@@ -319,10 +360,13 @@ export function documentRoute(input: { schema: FastifySchema; url: string; route
         }
       : schema.headers;
   const responses: Json = { ...ok, ...errorResponses([...(c.errors ?? []), ...commonErrors(shape)]) };
+  // @fastify/swagger moves a body schema's single example to the media type's `example`.
+  const body = c.example && schema.body ? { body: { ...(schema.body as Json), examples: [c.example] } } : {};
   return {
     url,
     schema: {
       ...schema,
+      ...body,
       ...(documentedHeaders !== undefined && { headers: documentedHeaders }),
       operationId: operationId(method, url),
       summary: c.summary,

@@ -1,5 +1,7 @@
+import { hash } from 'node:crypto';
 import { contents } from '@livehouse/contracts';
-import type { ResilientBackend, ServiceApp } from '@livehouse/kit';
+import { ifNoneMatch, type ResilientBackend, type ServiceApp } from '@livehouse/kit';
+import type { FastifyReply } from 'fastify';
 import type { Counter } from 'prom-client';
 import { Type } from 'typebox';
 import { compose, type SectionCache } from './compose.ts';
@@ -40,7 +42,7 @@ export async function viewRoutes(
           tags: [options.client],
           summary: `${name} view (${options.client})`,
           ...(params && { params }),
-          response: { 200: schema },
+          response: { 200: schema, 304: Type.Null({ description: 'Not modified: your copy is current' }) },
         },
       },
       async (request, reply) => {
@@ -56,8 +58,28 @@ export async function viewRoutes(
           },
           { cache: options.cache, degradedCounter: options.degradedCounter },
         );
-        if (degraded.length > 0) reply.header('livehouse-degraded', degraded.join(','));
-        return { ...shape(data), meta: { degraded } };
+        // Serialized here (by the route's schema, as Fastify would) so the ETag is over the bytes sent.
+        const body = reply.serialize({ ...shape(data), meta: { degraded } });
+        if (typeof body !== 'string') throw new Error('a view serializes to JSON text');
+        const json = 'application/json; charset=utf-8';
+        reply.header('vary', 'authorization');
+        if (degraded.length > 0) {
+          // A partial answer is not worth keeping: the next request may well be whole.
+          return reply
+            .header('livehouse-degraded', degraded.join(','))
+            .header('cache-control', 'no-store')
+            .type(json)
+            .send(body);
+        }
+        const etag = `W/"${hash('sha1', body, 'base64url')}"`;
+        reply
+          .header('etag', etag)
+          // Anonymous views are the same for everyone for a few seconds (the section cache's own horizon);
+          // a personal one (wallet, following) is the caller's alone and revalidated every time.
+          .header('cache-control', request.caller.user ? 'private, no-cache' : 'public, max-age=5');
+        // A 304 has no body, so no content type either (RFC 9110 §15.4.5).
+        if (ifNoneMatch(request.headers['if-none-match'], etag)) return (reply as FastifyReply).code(304).send();
+        return reply.type(json).send(body);
       },
     );
   }

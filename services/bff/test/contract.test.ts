@@ -4,11 +4,15 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { TestPlatform } from '@livehouse/kit/testing';
+import { Ajv } from 'ajv';
+import addFormatsModule from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contract, contractKey } from '../src/openapi.ts';
 import { buildWorld, publicApi, startBff, type World } from './helpers.ts';
 
 const run = promisify(execFile);
+// ajv-formats is CommonJS; its default export arrives wrapped under ESM.
+const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
 const root = resolve(import.meta.dirname, '../../..');
 
 interface Operation {
@@ -17,6 +21,7 @@ interface Operation {
   security?: Record<string, string[]>[];
   parameters?: { in: string; name: string; required?: boolean; schema?: { pattern?: string } }[];
   responses: Record<string, { content?: unknown; headers?: Record<string, unknown> }>;
+  requestBody?: { content: Record<string, { schema: unknown; example?: unknown }> };
 }
 type Doc = { paths: Record<string, Record<string, Operation>> };
 
@@ -205,6 +210,61 @@ describe('the public API contract', () => {
       expect(chat?.responses['101']).toBeDefined();
       expect(JSON.stringify(chat)).toContain('PROTOCOL.md');
     }
+  });
+
+  it('when a command takes a JSON body, then the document shows an example that its own schema accepts', () => {
+    const ajv = new Ajv({ strict: false, allErrors: true });
+    addFormats(ajv);
+    ajv.addSchema(doc as unknown as Record<string, unknown>, 'openapi.json');
+    const commands = operations().filter(({ op }) => op.requestBody?.content['application/json']);
+    expect(commands.length).toBeGreaterThanOrEqual(18);
+    for (const { path, method, op } of commands) {
+      const media = op.requestBody?.content['application/json'];
+      expect(media?.example, `${method} ${path}`).toBeDefined();
+      const pointer = ['paths', path, method, 'requestBody', 'content', 'application/json', 'schema']
+        .map((x) => x.replace(/~/g, '~0').replace(/\//g, '~1'))
+        .join('/');
+      const validate = ajv.compile({ $ref: `openapi.json#/${pointer}` });
+      expect(validate(media?.example), `${method} ${path}: ${ajv.errorsText(validate.errors)}`).toBe(true);
+    }
+  });
+
+  it('when a view is asked for again with its ETag, then it is a 304 with no body; a personal view is private and varies by token', async () => {
+    for (const client of ['app', 'web']) {
+      for (const path of ['/home', `/streams/${w.streamId}`, `/channels/${w.channelId}`, `/users/${w.streamer.id}`]) {
+        const url = `${p.url('bff')}/${client}/v1${path}`;
+        const first = await fetch(url);
+        expect(first.status, url).toBe(200);
+        await first.arrayBuffer();
+        const etag = first.headers.get('etag') ?? '';
+        expect(etag, url).toMatch(/^W\/"[\w-]+"$/);
+        expect(first.headers.get('cache-control'), url).toBe('public, max-age=5');
+        expect(first.headers.get('vary'), url).toMatch(/authorization/i);
+        const again = await fetch(url, { headers: { 'if-none-match': `"other", ${etag}` } });
+        expect(again.status, url).toBe(304);
+        expect(again.headers.get('etag'), url).toBe(etag);
+        expect(again.headers.get('content-type'), url).toBeNull();
+        expect(await again.text(), url).toBe('');
+        const stale = await fetch(url, { headers: { 'if-none-match': 'W/"stale"' } });
+        expect(stale.status, url).toBe(200);
+        await stale.arrayBuffer();
+      }
+      const mine = await fetch(`${p.url('bff')}/${client}/v1/home`, {
+        headers: { authorization: `Bearer ${w.viewer.token}` },
+      });
+      expect(mine.status).toBe(200);
+      const body = await mine.text();
+      expect(mine.headers.get('cache-control')).toBe('private, no-cache');
+      const mineAgain = await fetch(`${p.url('bff')}/${client}/v1/home`, {
+        headers: { authorization: `Bearer ${w.viewer.token}`, 'if-none-match': mine.headers.get('etag') ?? '' },
+      });
+      // The wallet or timeline may have moved between the two reads; either answer is a correct one.
+      expect([200, 304]).toContain(mineAgain.status);
+      if (mineAgain.status === 200) expect(await mineAgain.text()).not.toBe(body);
+    }
+    const home = doc.paths['/web/v1/home']?.get;
+    expect(home?.responses['304']).toBeDefined();
+    expect(home?.parameters?.some((x) => x.in === 'header' && x.name === 'if-none-match')).toBe(true);
   });
 
   it('when the catalog is asked for with a weak tag, a list or *, then each gets a 304 with no body or content type', async () => {

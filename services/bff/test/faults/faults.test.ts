@@ -260,6 +260,11 @@ async function faultyRound(backend: string, label: string) {
         where,
       ).toEqual(e.degraded);
       expect(a.headers.get('livehouse-degraded') ?? '', where).toBe(degraded.join(','));
+      // A partial view is never cached nor validated: the next request may be whole.
+      if (degraded.length > 0) {
+        expect(a.headers.get('cache-control'), where).toBe('no-store');
+        expect(a.headers.get('etag'), where).toBeNull();
+      }
       e.check?.(a.body);
     } else {
       if (e.status === 503) expect(a.status, where).toBe(503);
