@@ -124,7 +124,8 @@ const READ_ONLY_ACCESS_POLICIES = new Set([
 ]);
 /** Kubernetes groups the prod overlay binds to read-only roles (deploy/k8s/overlays/prod/platform/rbac.yaml). */
 const READ_ONLY_GROUPS = new Set(['developers']);
-const SRE_PRINCIPAL = tf('var.sre_role_arn');
+/** The SRE role, as the roots pass it: `var.sre_role_arn`, or a field of an object variable (`var.account.sre_role_arn`). */
+const SRE_PRINCIPAL = /^\$\{var\.(?:[a-z_]+\.)?sre_role_arn\}$/;
 
 /**
  * Prod: the SRE role is the only principal that can change anything. Every other access entry has read-only EKS
@@ -145,7 +146,7 @@ export const prodAccessOnlySreWrites: TerraformPolicy = (root) => {
     for (const [key, entry] of Object.entries(entries)) {
       checked += 1;
       if (!isObject(entry)) continue;
-      if (entry.principal_arn === SRE_PRINCIPAL) {
+      if (typeof entry.principal_arn === 'string' && SRE_PRINCIPAL.test(entry.principal_arn)) {
         sre += 1;
         continue;
       }
@@ -160,7 +161,7 @@ export const prodAccessOnlySreWrites: TerraformPolicy = (root) => {
         if (typeof g !== 'string' || !READ_ONLY_GROUPS.has(g))
           violations.push(`${eks.address}: access entry ${key} joins the group ${String(g)}, which is not read-only`);
     }
-    if (sre === 0) violations.push(`${eks.address}: no access entry for the SRE role (${SRE_PRINCIPAL})`);
+    if (sre === 0) violations.push(`${eks.address}: no access entry for the SRE role (var.sre_role_arn)`);
   }
   for (const b of [
     ...resourcesOf(root, 'aws_eks_access_entry'),

@@ -23,7 +23,7 @@ const PLACEHOLDERS = /111122223333|example\.com|vpc-0123456789abcdef0|ap-northea
 
 /** What a real account's `terraform output -json` gives (none of the placeholders). */
 function realOutputs(env: string): string {
-  const example = JSON.parse(readFileSync(examplePath(env), 'utf8')) as Record<string, { value: unknown }>;
+  const example = JSON.parse(readFileSync(examplePath(env), 'utf8')).livehouse.value as Record<string, unknown>;
   const swap = (v: unknown): unknown =>
     typeof v === 'string'
       ? v
@@ -33,9 +33,9 @@ function realOutputs(env: string): string {
           .replaceAll('vpc-0123456789abcdef0', 'vpc-0fedcba9876543210')
           .replaceAll(/certificate\/[0-9-]+/g, 'certificate/9a8b7c6d-0000-4000-8000-000000000000')
       : v;
-  return JSON.stringify(
-    Object.fromEntries(Object.entries(example).map(([k, o]) => [k, { ...o, value: swap(o.value) }])),
-  );
+  return JSON.stringify({
+    livehouse: { value: Object.fromEntries(Object.entries(example).map(([k, v]) => [k, swap(v)])) },
+  });
 }
 
 const temps: string[] = [];
@@ -198,7 +198,7 @@ describe('livehouse infra-values: terraform outputs → the components the manif
 
   it('when outputs are missing or not JSON, then it names what is missing and writes nothing', () => {
     expect(() => parseOutputs('not json')).toThrow(/pipe `terraform output -json` in/);
-    expect(() => parseOutputs(JSON.stringify({ region: { value: 'us-west-2' } }))).toThrow(
+    expect(() => parseOutputs(JSON.stringify({ livehouse: { value: { region: 'us-west-2' } } }))).toThrow(
       /missing outputs: environment, cluster_name, vpc_id/,
     );
   });

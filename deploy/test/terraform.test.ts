@@ -40,8 +40,9 @@ describe('every .tf file parses with HashiCorp’s HCL parser (@cdktf/hcl2json)'
 
   it('when each root is evaluated, then every local module it calls is found and read', async () => {
     const prod = await instantiate(join(terraform, 'envs/prod'));
-    expect(prod.children.map((c) => c.path).sort()).toEqual(
-      ['module.cluster', 'module.data', 'module.dns', 'module.identities', 'module.network', 'module.storage'].sort(),
+    expect(prod.children.map((c) => c.path)).toEqual(['module.environment']);
+    expect(prod.children[0]?.children.map((c) => c.path).sort()).toEqual(
+      ['cluster', 'data', 'dns', 'identities', 'network', 'storage'].map((m) => `module.environment.module.${m}`),
     );
     const registry = allBlocks(prod).filter((b) => b.kind === 'module' && !b.type.startsWith('.'));
     expect(registry.length).toBeGreaterThanOrEqual(15);
@@ -96,10 +97,10 @@ describe('policies over the real roots', () => {
   it('when dev’s access entries are read, then developers may edit (and the prod policy says so)', async () => {
     const result = await run(prodAccessOnlySreWrites, join(terraform, 'envs/dev'));
     expect(result.violations).toEqual([
-      'module.cluster.module.eks: access entry developers has write access (arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy)',
+      'module.environment.module.cluster.module.eks: access entry developers has write access (arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy)',
     ]);
     const dev = await instantiate(join(terraform, 'envs/dev'));
-    const eks = allBlocks(dev).find((b) => b.address === 'module.cluster.module.eks');
+    const eks = allBlocks(dev).find((b) => b.address === 'module.environment.module.cluster.module.eks');
     expect(JSON.stringify(eks?.attrs.access_entries)).toMatch(/"namespaces":\["livehouse-dev"\]/);
   });
 
@@ -131,7 +132,7 @@ describe('policies over the real roots', () => {
   it('when the services’ roles are read, then thumbnail and ingest reach their own bucket only', async () => {
     const prod = await instantiate(join(terraform, 'envs/prod'));
     const resourcesOf = (name: string) => {
-      const role = allBlocks(prod).find((b) => b.address === `module.identities.module.${name}`);
+      const role = allBlocks(prod).find((b) => b.address === `module.environment.module.identities.module.${name}`);
       const statements = (role?.attrs.policy_statements ?? []) as { resources: string[] }[];
       return statements.flatMap((s) => s.resources);
     };

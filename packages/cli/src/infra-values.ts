@@ -45,7 +45,7 @@ const REQUIRED: (keyof InfraValues)[] = [
   'secrets_reader_role_arn',
 ];
 
-/** Reads `terraform output -json` (`{"name": {"value": …, "type": …, "sensitive": …}}`). */
+/** Reads `terraform output -json` of a root: `{"livehouse": {"value": {…every output of modules/environment…}}}`. */
 export function parseOutputs(json: string): InfraValues {
   let outputs: unknown;
   try {
@@ -53,12 +53,14 @@ export function parseOutputs(json: string): InfraValues {
   } catch {
     throw new Error('the outputs are not JSON: pipe `terraform output -json` in');
   }
-  if (typeof outputs !== 'object' || outputs === null) throw new Error('the outputs are not a JSON object');
+  // The roots pass their environment module on as one output, `livehouse` (deploy/terraform/envs/*/main.tf).
+  const root = (outputs as { livehouse?: { value?: unknown } } | null)?.livehouse?.value;
+  if (typeof root !== 'object' || root === null)
+    throw new Error('no output `livehouse`: pipe `terraform output -json` of deploy/terraform/envs/<env> in');
   const values: Partial<InfraValues> = {};
   const missing: string[] = [];
   for (const key of REQUIRED) {
-    const entry = (outputs as Record<string, { value?: unknown } | undefined>)[key];
-    const value = entry?.value;
+    const value = (root as Record<string, unknown>)[key];
     if (typeof value !== 'string' || value === '') missing.push(key);
     else values[key] = value;
   }

@@ -94,11 +94,14 @@ function lookup(scope: Scope, kind: string, path: string): HclValue | undefined 
   const [head, ...rest] = path.split('.');
   if (head === undefined) return undefined;
   let value: HclValue | undefined;
-  if (kind === 'var') value = head in scope.inputs ? scope.inputs[head] : scope.variables[head]?.default;
+  const input = kind === 'var' && head in scope.inputs;
+  if (input) value = scope.inputs[head];
+  else if (kind === 'var') value = scope.variables[head]?.default;
   else value = scope.locals[head];
   if (value === undefined) return undefined;
-  // Locals and defaults may refer to other variables and locals.
-  if (scope.depth < 20) value = evaluate(value, { ...scope, depth: scope.depth + 1 });
+  // Locals and defaults may refer to other variables and locals; an input was evaluated in its caller's scope, so a
+  // reference left in it (`${var.x}` of the root) must not be read as this module's own variable.
+  if (!input && scope.depth < 20) value = evaluate(value, { ...scope, depth: scope.depth + 1 });
   for (const key of rest) {
     if (!isObject(value)) return undefined;
     value = value[key];

@@ -183,7 +183,7 @@ describe('subnets read from Terraform (--from)', () => {
   it('when plan-ips reads the prod root, then six /20s give 6 × 4091 = 24546 pod addresses', async () => {
     const { code, output } = await run(['--from', prodRoot]);
     expect(code).toBe(0);
-    expect(output).toMatch(/6 private subnets of .*envs\/prod \(module\.network\.module\.vpc\)/);
+    expect(output).toMatch(/6 private subnets of .*envs\/prod \(module\.environment\.module\.network\.module\.vpc\)/);
     for (const cidr of sixSlash20)
       expect(output).toMatch(new RegExp(`^${cidr.replace(/[./]/g, '\\$&')}\\s+4091$`, 'm'));
     expect(output).toMatch(/^total\s+24546$/m);

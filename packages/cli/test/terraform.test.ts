@@ -69,6 +69,27 @@ describe('the evaluator', () => {
     });
   });
 
+  it('when a root passes an unresolved variable, then the module does not read it as a variable of its own', async () => {
+    const dir = tree({
+      'main.tf': `
+        variable "zone" {}
+        module "child" {
+          source = "./modules/child"
+          name   = var.zone
+        }`,
+      'modules/child/main.tf': `
+        variable "name" {}
+        variable "zone" {
+          default = "the child's own default"
+        }
+        resource "aws_route53_zone" "this" {
+          name = var.name
+        }`,
+    });
+    const zone = allBlocks(await instantiate(dir)).find((b) => b.address === 'module.child.aws_route53_zone.this');
+    expect(zone?.attrs.name).toBe(`\${var.zone}`);
+  });
+
   it('when any list of subnets is written in a root, then plan-ips reads exactly that list back', async () => {
     const cidr = fc
       .tuple(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 16, max: 28 }))
@@ -117,7 +138,7 @@ describe('terraform outputs', () => {
     secrets_reader_role_arn: 'r',
   };
   const asOutputs = (values: Record<string, unknown>) =>
-    JSON.stringify(Object.fromEntries(Object.entries(values).map(([k, v]) => [k, { value: v, sensitive: false }])));
+    JSON.stringify({ livehouse: { value: values, sensitive: false } });
 
   it('when every output is there, then the values are read; when any is missing or empty, it is named', () => {
     expect(parseOutputs(asOutputs(complete))).toEqual(complete);

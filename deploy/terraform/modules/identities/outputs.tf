@@ -6,10 +6,6 @@ output "external_secrets_role_arn" {
   value = module.external_secrets.iam_role_arn
 }
 
-output "secrets_reader_role_arns" {
-  description = "The roles the SecretStores name: the environment's namespace and the platform's (monitoring)."
-  value       = { for name, r in aws_iam_role.secrets_reader : name => r.arn }
-}
 
 output "fluent_bit_role_arn" {
   value = module.fluent_bit.iam_role_arn
@@ -26,4 +22,13 @@ output "ingest_role_arn" {
 output "namespace_secrets_reader_role_arn" {
   description = "The role the livehouse namespace's SecretStore names."
   value       = aws_iam_role.secrets_reader["livehouse-${var.environment}-external-secrets"].arn
+}
+
+output "platform_secrets_reader_role_arn" {
+  description = "The role the monitoring namespace's SecretStore names."
+  value       = aws_iam_role.secrets_reader["${var.cluster_name}-platform-external-secrets"].arn
+}
+
+output "log_group_name" {
+  value = var.log_group_name
 }

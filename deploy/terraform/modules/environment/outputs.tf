@@ -1,8 +1,7 @@
-# What the Argo CD bootstrap and the overlays need. `livehouse infra-values` turns `terraform output -json` into
-# the generated Kustomize component (README, "Create the infrastructure").
+# What the Argo CD bootstrap and the overlays need; the roots pass them on as one output, `livehouse`.
 
 output "environment" {
-  value = local.environment
+  value = var.environment
 }
 
 output "namespace" {
@@ -10,7 +9,7 @@ output "namespace" {
 }
 
 output "region" {
-  value = var.region
+  value = var.account.region
 }
 
 output "account_id" {
@@ -99,11 +98,6 @@ output "secret_names" {
   value       = module.data.secret_names
 }
 
-output "secrets_reader_role_arns" {
-  description = "The roles the namespace's and the platform's SecretStores name (spec.provider.aws.role)."
-  value       = module.identities.secrets_reader_role_arns
-}
-
 output "database_address" {
   value = module.data.database_address
 }
@@ -115,4 +109,14 @@ output "redis_address" {
 output "secrets_reader_role_arn" {
   description = "The role the namespace's SecretStore assumes (spec.provider.aws.role)."
   value       = module.identities.namespace_secrets_reader_role_arn
+}
+
+output "platform_secrets_reader_role_arn" {
+  description = "The role the monitoring namespace's SecretStore assumes (kube-prometheus-stack's extraManifests)."
+  value       = module.identities.platform_secrets_reader_role_arn
+}
+
+output "log_group_name" {
+  description = "The CloudWatch Logs group Fluent Bit writes (its role may write nothing else)."
+  value       = module.identities.log_group_name
 }
