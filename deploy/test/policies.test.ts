@@ -24,11 +24,16 @@ const both = () => [...dev(), ...prod()];
 /** Each policy: the real manifests it must pass, a broken fixture and what it must say about it. */
 const cases: { name: string; policy: Policy; real: () => K8sObject[]; broken: string; expected: RegExp[] }[] = [
   {
-    name: 'every livehouse container has liveness /healthz and readiness /readyz on the admin port',
+    name: 'every livehouse container has liveness /healthz and readiness /readyz on the admin port, none on the database',
     policy: probes,
     real: both,
     broken: 'no-probes.yaml',
-    expected: [/has no readinessProbe/, /livenessProbe must GET \/healthz on the admin port/],
+    expected: [
+      /has no readinessProbe/,
+      /livenessProbe must GET \/healthz on the admin port/,
+      /Deployment\/point: container app readinessProbe follows the shared database/,
+      /Deployment\/point: container app startupProbe follows the shared database/,
+    ],
   },
   {
     name: 'every container requests and limits CPU and memory',

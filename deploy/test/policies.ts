@@ -38,7 +38,10 @@ function portNumber(container: Any, port: string | number) {
   return container.ports?.find((p: Any) => p.name === port)?.containerPort as number | undefined;
 }
 
-/** Every livehouse container has liveness /healthz and readiness /readyz on the admin port. */
+/**
+ * Every livehouse container has liveness /healthz and readiness /readyz on the admin port; no probe follows the
+ * database (`/healthz/database`): every pod shares it, so its failover would restart or unready all at once.
+ */
 export const probes: Policy = (objects) => {
   const out: string[] = [];
   for (const d of livehouseDeployments(objects)) {
@@ -51,9 +54,14 @@ export const probes: Policy = (objects) => {
       ] as const) {
         const get = c[probe]?.httpGet;
         if (!get) out.push(`${id(d)}: container ${c.name} has no ${probe}`);
+        else if (String(get.path).startsWith('/healthz/database'))
+          out.push(`${id(d)}: container ${c.name} ${probe} follows the shared database (${get.path})`);
         else if (get.path !== path || portNumber(c, get.port) !== admin)
           out.push(`${id(d)}: container ${c.name} ${probe} must GET ${path} on the admin port`);
       }
+      const startup = c.startupProbe?.httpGet?.path;
+      if (startup && String(startup).startsWith('/healthz/database'))
+        out.push(`${id(d)}: container ${c.name} startupProbe follows the shared database (${startup})`);
     }
   }
   return out;

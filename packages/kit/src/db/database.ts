@@ -56,8 +56,11 @@ function openPostgres(url: string, poolSize: number): DatabaseBackend {
     idleTimeoutMillis: 30000,
     types: { getTypeParser: (oid, format) => (oid === INT8 ? toNumber : pg.types.getTypeParser(oid, format)) },
   });
-  // An idle client losing its connection must not crash the process; the pool replaces it.
+  // A connection that dies must never crash the process: the query in hand rejects where it is awaited, and the
+  // pool drops the client (idle: the pool's 'error'; checked out, e.g. mid-transaction: the client's own 'error',
+  // which pg-pool leaves unhandled while it is lent out).
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   const notifier = new PostgresNotifier(url);
   return {
     kind: 'postgres',
