@@ -10,7 +10,15 @@ import type { IngestConfig } from './config.ts';
 import type { IngestDatabase } from './db.ts';
 import { grabFrame } from './ffmpeg.ts';
 import * as repo from './ingest.repository.ts';
-import { archiveRendition, finalizeArchive, keys, Live, type LiveDeps, recoverWorkDir } from './live.ts';
+import {
+  archiveRendition,
+  endLivePlaylists,
+  finalizeArchive,
+  keys,
+  Live,
+  type LiveDeps,
+  recoverWorkDir,
+} from './live.ts';
 import { type PublishDecision, type PublishRequest, type RtmpConnection, RtmpServer } from './rtmp.adapter.ts';
 
 export interface IngestDeps {
@@ -275,6 +283,9 @@ export class Ingest {
     const held = previous && previous.state !== 'ended';
     const transcoded = held ? previous.transcoded : this.#slotsUsed() < config.transcodeSlots;
     await repo.claimLive(db, { streamId, channelId, instance: this.instance, transcoded, now: new Date() });
+    // A run of a crashed process on this machine may have finished segments it never stored: they go
+    // into the archive now, once, before the new run continues its numbering.
+    if (held) await recoverWorkDir(this.#deps, streamId, archiveRendition(config.ladder).name);
     const archived = held ? await repo.archiveSegments(db, streamId) : [];
     const live = new Live(this.#liveDeps, {
       streamId,
@@ -370,6 +381,7 @@ export class Ingest {
           if (this.#byStream.has(orphan.stream_id)) return;
           const recovered = await recoverWorkDir(this.#deps, orphan.stream_id, archiveRendition(config.ladder).name);
           log.warn({ streamId: orphan.stream_id, instance: orphan.instance, recovered }, 'orphaned stream: ending it');
+          await endLivePlaylists(this.#deps, orphan.stream_id);
           await this.#finish(orphan.stream_id);
         });
       }

@@ -418,6 +418,19 @@ export async function recoverWorkDir(
   return added;
 }
 
+/**
+ * A stream ended without its `Live` (the instance holding it died): its live playlists get ENDLIST,
+ * so that players stop waiting for segments that will never come.
+ */
+export async function endLivePlaylists(deps: Pick<LiveDeps, 'storage' | 'config'>, streamId: string) {
+  for (const r of deps.config.ladder) {
+    const key = keys.media(streamId, r.name);
+    const text = (await deps.storage.get(key))?.toString('utf8');
+    if (text && !text.includes('#EXT-X-ENDLIST'))
+      await deps.storage.put(key, Buffer.from(`${text}#EXT-X-ENDLIST\n`), M3U8);
+  }
+}
+
 /** The archive as a finished VOD playlist, from the segments the database lists; its duration. */
 export async function finalizeArchive(deps: Pick<LiveDeps, 'db' | 'storage' | 'config'>, streamId: string) {
   const segments = await repo.archiveSegments(deps.db, streamId);
