@@ -10,6 +10,7 @@ export {
   pgErrorCode,
 } from './db/database.ts';
 export { type Migrations, migrateToLatest, pendingMigrations } from './db/migrate.ts';
+export { type AnyStatement, type Statement, statement, statements } from './db/statement.ts';
 export { AppError, type ErrorDetail, forbidden, notFound, toAppError } from './errors.ts';
 export {
   BusClosedError,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EventData, EventType } from '@livehouse/contracts';
 import { type ColumnType, type Generated, type Kysely, sql, type Transaction } from 'kysely';
+import { statement } from './db/statement.ts';
 
 /** The outbox table every event-producing service has in its own schema. */
 export interface OutboxTable {
@@ -74,6 +75,13 @@ export async function ensureOutboxNotify(db: Kysely<unknown>, schema: string) {
  * Records an event in the same transaction as the change it describes: it is published
  * if and only if that change commits. Returns the event id.
  */
+const insertEvent = statement(
+  'kit.writeEvent',
+  (db: Kysely<OutboxDatabase>, a: { event_id: string; type: string; key: string; data: string }) =>
+    db.insertInto('outbox').values(a),
+  { event_id: '00000000-0000-4000-8000-000000000000', type: 'points.spent', key: 'u1', data: '{}' },
+);
+
 export async function writeEvent<T extends EventType>(
   // biome-ignore lint/suspicious/noExplicitAny: any service database that has an outbox table
   trx: Transaction<any>,
@@ -82,9 +90,11 @@ export async function writeEvent<T extends EventType>(
   data: EventData<T>,
 ): Promise<string> {
   const eventId = randomUUID();
-  await (trx as Transaction<OutboxDatabase>)
-    .insertInto('outbox')
-    .values({ event_id: eventId, type, key, data: JSON.stringify(data) })
-    .execute();
+  await insertEvent.execute(trx as unknown as Kysely<OutboxDatabase>, {
+    event_id: eventId,
+    type,
+    key,
+    data: JSON.stringify(data),
+  });
   return eventId;
 }

@@ -1,4 +1,4 @@
-import { pgErrorCode } from '@livehouse/kit';
+import { pgErrorCode, statement } from '@livehouse/kit';
 import type { Kysely, Transaction } from 'kysely';
 import type { ContentsDatabase, StreamStateColumn } from './db.ts';
 
@@ -69,17 +69,30 @@ function channelQuery(db: Db) {
 
 export type ChannelResult = Awaited<ReturnType<ReturnType<typeof channelQuery>['executeTakeFirstOrThrow']>>;
 
+const findChannelStatement = statement(
+  'contents.findChannel',
+  (db: Kysely<ContentsDatabase>, a: { id: string }) => channelQuery(db).where('channels.id', '=', a.id),
+  { id: '00000000-0000-4000-8000-000000000001' },
+);
+
 export function findChannel(db: Db, id: string) {
-  return channelQuery(db).where('channels.id', '=', id).executeTakeFirst();
+  return findChannelStatement.first(db, { id });
 }
 
 export function findChannelByOwner(db: Db, ownerId: string) {
   return channelQuery(db).where('channels.owner_id', '=', ownerId).executeTakeFirst();
 }
 
-/** One statement for any number of ids. */
+/** One statement (and one compiled shape: `= any($1)`) for any number of ids. */
+const findChannelsStatement = statement(
+  'contents.findChannels',
+  (db: Kysely<ContentsDatabase>, a: { ids: readonly string[] }) =>
+    channelQuery(db).where('channels.id', '=', (eb) => eb.fn.any(eb.val(a.ids))),
+  { ids: ['00000000-0000-4000-8000-000000000001'] },
+);
+
 export function findChannels(db: Db, ids: readonly string[]) {
-  return channelQuery(db).where('channels.id', 'in', ids).execute();
+  return findChannelsStatement.rows(db, { ids });
 }
 
 /** Only what permission checks need. */
@@ -186,13 +199,26 @@ function streamQuery(db: Db) {
 
 export type StreamResult = Awaited<ReturnType<ReturnType<typeof streamQuery>['executeTakeFirstOrThrow']>>;
 
+const findStreamStatement = statement(
+  'contents.findStream',
+  (db: Kysely<ContentsDatabase>, a: { id: string }) => streamQuery(db).where('streams.id', '=', a.id),
+  { id: '00000000-0000-4000-8000-000000000002' },
+);
+
 export function findStream(db: Db, id: string) {
-  return streamQuery(db).where('streams.id', '=', id).executeTakeFirst();
+  return findStreamStatement.first(db, { id });
 }
 
-/** One statement for any number of ids. */
+/** One statement (and one compiled shape: `= any($1)`) for any number of ids. */
+const findStreamsStatement = statement(
+  'contents.findStreams',
+  (db: Kysely<ContentsDatabase>, a: { ids: readonly string[] }) =>
+    streamQuery(db).where('streams.id', '=', (eb) => eb.fn.any(eb.val(a.ids))),
+  { ids: ['00000000-0000-4000-8000-000000000002'] },
+);
+
 export function findStreams(db: Db, ids: readonly string[]) {
-  return streamQuery(db).where('streams.id', 'in', ids).execute();
+  return findStreamsStatement.rows(db, { ids });
 }
 
 export function insertStream(
@@ -278,41 +304,72 @@ export interface LiveFilter {
   featuredOnly?: boolean;
 }
 
-/** A page of live streams, most viewers first (ties: id), `limit + 1` rows: one statement. */
+/** A page of live streams, most viewers first (ties: id), `rows` rows: one statement. */
+const listLiveStatement = statement(
+  'contents.listLive',
+  (
+    db: Kysely<ContentsDatabase>,
+    a: {
+      categoryId?: string | undefined;
+      categorySlug?: string | undefined;
+      featured?: true | undefined;
+      after?: { viewers: number; id: string } | undefined;
+      rows: number;
+    },
+  ) => {
+    let q = streamQuery(db).where('streams.state', '=', 'live');
+    if (a.categoryId !== undefined) q = q.where('streams.category_id', '=', a.categoryId);
+    if (a.categorySlug !== undefined) q = q.where('categories.slug', '=', a.categorySlug);
+    if (a.featured !== undefined) q = q.where('channels.featured', '=', true);
+    const after = a.after;
+    if (after !== undefined) {
+      q = q.where((eb) =>
+        eb(eb.refTuple('streams.viewer_count', 'streams.id'), '<', eb.tuple(after.viewers, after.id)),
+      );
+    }
+    return q.orderBy('streams.viewer_count', 'desc').orderBy('streams.id', 'desc').limit(a.rows);
+  },
+  { rows: 21 },
+);
+
 export function listLive(
   db: Db,
   filter: LiveFilter,
   limit: number,
   after: { viewers: number; id: string } | undefined,
 ) {
-  let q = streamQuery(db).where('streams.state', '=', 'live');
-  if (filter.categoryId) q = q.where('streams.category_id', '=', filter.categoryId);
-  if (filter.categorySlug) q = q.where('categories.slug', '=', filter.categorySlug);
-  if (filter.featuredOnly) q = q.where('channels.featured', '=', true);
-  if (after) {
-    q = q.where((eb) => eb(eb.refTuple('streams.viewer_count', 'streams.id'), '<', eb.tuple(after.viewers, after.id)));
-  }
-  return q
-    .orderBy('streams.viewer_count', 'desc')
-    .orderBy('streams.id', 'desc')
-    .limit(limit + 1)
-    .execute();
+  // Only presence is structure (each combination compiles once): empty filters are absent ones.
+  return listLiveStatement.rows(db, {
+    categoryId: filter.categoryId || undefined,
+    categorySlug: filter.categorySlug || undefined,
+    featured: filter.featuredOnly ? true : undefined,
+    after,
+    rows: limit + 1,
+  });
 }
 
-/** A page of a channel's archives (ended streams), newest first, `limit + 1` rows: one statement. */
+/** A page of a channel's archives (ended streams), newest first, `rows` rows: one statement. */
+const listArchivesStatement = statement(
+  'contents.listArchives',
+  (
+    db: Kysely<ContentsDatabase>,
+    a: { channelId: string; after?: { endedAt: Date; id: string } | undefined; rows: number },
+  ) => {
+    let q = streamQuery(db).where('streams.channel_id', '=', a.channelId).where('streams.state', '=', 'ended');
+    const after = a.after;
+    if (after !== undefined) {
+      q = q.where((eb) => eb(eb.refTuple('streams.ended_at', 'streams.id'), '<', eb.tuple(after.endedAt, after.id)));
+    }
+    return q.orderBy('streams.ended_at', 'desc').orderBy('streams.id', 'desc').limit(a.rows);
+  },
+  { channelId: '00000000-0000-4000-8000-000000000001', rows: 21 },
+);
+
 export function listArchives(
   db: Db,
   channelId: string,
   limit: number,
   after: { endedAt: Date; id: string } | undefined,
 ) {
-  let q = streamQuery(db).where('streams.channel_id', '=', channelId).where('streams.state', '=', 'ended');
-  if (after) {
-    q = q.where((eb) => eb(eb.refTuple('streams.ended_at', 'streams.id'), '<', eb.tuple(after.endedAt, after.id)));
-  }
-  return q
-    .orderBy('streams.ended_at', 'desc')
-    .orderBy('streams.id', 'desc')
-    .limit(limit + 1)
-    .execute();
+  return listArchivesStatement.rows(db, { channelId, after, rows: limit + 1 });
 }

@@ -1,3 +1,4 @@
+import { statement } from '@livehouse/kit';
 import { type Kysely, sql, type Transaction } from 'kysely';
 import type { EntriesTable, PointDatabase, TransferKindColumn, TransfersTable } from './db.ts';
 import { debtAccount } from './ledger.postings.ts';
@@ -22,13 +23,19 @@ export type NewEntry = Omit<EntriesTable, 'id' | 'created_at'> & { created_at?: 
  * Claims (scope, key) for this transaction. A concurrent claimer of the same key blocks here until
  * this transaction ends, then finds the row (and its stored answer) or, if this one rolled back, claims it.
  */
+const claimKeyStatement = statement(
+  'point.claimKey',
+  (db: Kysely<PointDatabase>, a: { scope: string; key: string; request_hash: string }) =>
+    db
+      .insertInto('idempotency_keys')
+      .values({ ...a, status: null, response: null })
+      .onConflict((oc) => oc.columns(['scope', 'key']).doNothing())
+      .returning('scope'),
+  { scope: 'service:payment', key: 'k1', request_hash: 'h' },
+);
+
 export async function claimKey(trx: Trx, scope: string, key: string, requestHash: string) {
-  const row = await trx
-    .insertInto('idempotency_keys')
-    .values({ scope, key, request_hash: requestHash, status: null, response: null })
-    .onConflict((oc) => oc.columns(['scope', 'key']).doNothing())
-    .returning('scope')
-    .executeTakeFirst();
+  const row = await claimKeyStatement.first(trx, { scope, key, request_hash: requestHash });
   return row !== undefined;
 }
 
@@ -82,66 +89,86 @@ export async function debitMain(trx: Trx, owner: string, amount: number) {
  * debits the main account conditionally (see debitMain). Undefined when the key was not claimed;
  * `balance` undefined when the main account could not pay.
  */
+const claimKeyAndDebitStatement = statement(
+  'point.claimKeyAndDebit',
+  (
+    db: Kysely<PointDatabase>,
+    a: { scope: string; key: string; hash: string; owner: string; debt: string; amount: number },
+  ) =>
+    db
+      .with('k', (db) =>
+        db
+          .insertInto('idempotency_keys')
+          .values({ scope: a.scope, key: a.key, request_hash: a.hash, status: null, response: null })
+          .onConflict((oc) => oc.columns(['scope', 'key']).doNothing())
+          .returning('scope'),
+      )
+      .with('d', (db) =>
+        db
+          .updateTable('accounts')
+          .set((eb) => ({ balance: eb('balance', '-', a.amount) }))
+          .where('owner', '=', a.owner)
+          .where('shard', '=', 0)
+          .where('balance', '>=', a.amount)
+          .where((eb) => eb.exists(eb.selectFrom('k').select('k.scope')))
+          // A wallet that owes a debt cannot spend (the fallback in the service says so).
+          .where((eb) =>
+            eb.not(
+              eb.exists(
+                eb
+                  .selectFrom('accounts as x')
+                  .select('x.owner')
+                  .where('x.owner', '=', a.debt)
+                  .where('x.balance', '<', 0),
+              ),
+            ),
+          )
+          .returning('balance'),
+      )
+      .selectNoFrom((eb) => [
+        eb.selectFrom('k').select(eb.fn.countAll<number>().as('n')).as('claimed'),
+        eb.selectFrom('d').select('d.balance').as('main'),
+        otherShards(db, a.owner).as('others'),
+      ]),
+  { scope: 'user:u1', key: 'k1', hash: 'h', owner: 'u1', debt: 'debt:u1', amount: 10 },
+);
+
 export async function claimKeyAndDebit(
   trx: Trx,
   key: { scope: string; key: string; hash: string },
   owner: string,
   amount: number,
 ) {
-  const row = await trx
-    .with('k', (db) =>
-      db
-        .insertInto('idempotency_keys')
-        .values({ scope: key.scope, key: key.key, request_hash: key.hash, status: null, response: null })
-        .onConflict((oc) => oc.columns(['scope', 'key']).doNothing())
-        .returning('scope'),
-    )
-    .with('d', (db) =>
-      db
-        .updateTable('accounts')
-        .set((eb) => ({ balance: eb('balance', '-', amount) }))
-        .where('owner', '=', owner)
-        .where('shard', '=', 0)
-        .where('balance', '>=', amount)
-        .where((eb) => eb.exists(eb.selectFrom('k').select('k.scope')))
-        // A wallet that owes a debt cannot spend (the fallback in the service says so).
-        .where((eb) =>
-          eb.not(
-            eb.exists(
-              eb
-                .selectFrom('accounts as x')
-                .select('x.owner')
-                .where('x.owner', '=', debtAccount(owner))
-                .where('x.balance', '<', 0),
-            ),
-          ),
-        )
-        .returning('balance'),
-    )
-    .selectNoFrom((eb) => [
-      eb.selectFrom('k').select(eb.fn.countAll<number>().as('n')).as('claimed'),
-      eb.selectFrom('d').select('d.balance').as('main'),
-      otherShards(trx, owner).as('others'),
-    ])
-    .executeTakeFirstOrThrow();
+  const row = await claimKeyAndDebitStatement.firstOrThrow(trx, {
+    scope: key.scope,
+    key: key.key,
+    hash: key.hash,
+    owner,
+    debt: debtAccount(owner),
+    amount,
+  });
   if (Number(row.claimed) === 0) return undefined;
   return { balance: row.main === null ? undefined : row.main + (row.others ?? 0) };
 }
 
 /** Credits a user's main account, creating it on first use; returns the whole wallet after it. */
+const creditMainStatement = statement(
+  'point.creditMain',
+  (db: Kysely<PointDatabase>, a: { owner: string; amount: number }) =>
+    db
+      .insertInto('accounts')
+      .values({ owner: a.owner, shard: 0, system: false, balance: a.amount })
+      .onConflict((oc) =>
+        oc.columns(['owner', 'shard']).doUpdateSet((eb) => ({ balance: eb('accounts.balance', '+', a.amount) })),
+      )
+      .returning(['balance', otherShards(db, a.owner).as('others')]),
+  { owner: 'u1', amount: 10 },
+);
+
 export async function creditMain(trx: Trx, owner: string, amount: number) {
-  const row = await trx
-    .insertInto('accounts')
-    .values({ owner, shard: 0, system: false, balance: amount })
-    .onConflict((oc) =>
-      oc.columns(['owner', 'shard']).doUpdateSet((eb) => ({ balance: eb('accounts.balance', '+', amount) })),
-    )
-    .returning(['balance', otherShards(trx, owner).as('others')])
-    .executeTakeFirstOrThrow();
+  const row = await creditMainStatement.firstOrThrow(trx, { owner, amount });
   return row.balance + (row.others ?? 0);
 }
-
-/** The owner's debt account when it holds a debt (a negative balance), as a sub-select. */
 
 /** The whole wallet: main account plus receiving shards, in one consistent snapshot. */
 export async function walletBalance(db: Db, owner: string) {
@@ -149,16 +176,21 @@ export async function walletBalance(db: Db, owner: string) {
 }
 
 /** The wallet and its open debt (points owed from reversed purchases), in one statement. */
+const walletStateStatement = statement(
+  'point.walletState',
+  (db: Kysely<PointDatabase>, a: { owner: string; debt: string }) =>
+    db
+      .selectFrom('accounts')
+      .select([
+        sql<number>`coalesce(sum(balance) filter (where owner = ${a.owner}), 0)::int8`.as('balance'),
+        sql<number>`coalesce(-sum(balance) filter (where owner = ${a.debt}), 0)::int8`.as('debt'),
+      ])
+      .where('owner', 'in', [a.owner, a.debt]),
+  { owner: 'u1', debt: 'debt:u1' },
+);
+
 export async function walletState(db: Db, owner: string) {
-  const debt = debtAccount(owner);
-  const row = await db
-    .selectFrom('accounts')
-    .select([
-      sql<number>`coalesce(sum(balance) filter (where owner = ${owner}), 0)::int8`.as('balance'),
-      sql<number>`coalesce(-sum(balance) filter (where owner = ${debt}), 0)::int8`.as('debt'),
-    ])
-    .where('owner', 'in', [owner, debt])
-    .executeTakeFirstOrThrow();
+  const row = await walletStateStatement.firstOrThrow(db, { owner, debt: debtAccount(owner) });
   return { balance: Number(row.balance), debt: Number(row.debt) };
 }
 
@@ -238,6 +270,90 @@ export async function moveToMain(trx: Trx, owner: string, shards: readonly numbe
  * one statement (data-modifying CTEs). It comes last in the transaction, so the hot payee and
  * system shards it locks stay locked only for this statement and the commit.
  */
+const recordTransferStatement = statement(
+  'point.recordTransfer',
+  (
+    db: Kysely<PointDatabase>,
+    a: {
+      transfer: NewTransfer;
+      postings: { transfer_id: string; owner: string; shard: number; amount: number }[];
+      entries: NewEntry[];
+      answer: { scope: string; key: string; status: number; response: string };
+      credits: { owner: string; shard: number; system: boolean; balance: number }[];
+    },
+  ) =>
+    db
+      .with('t', (db) => db.insertInto('transfers').values(a.transfer))
+      .with('p', (db) => db.insertInto('postings').values(a.postings))
+      .with('e', (db) => db.insertInto('entries').values(a.entries))
+      .with('k', (db) =>
+        db
+          .updateTable('idempotency_keys')
+          .set({ status: a.answer.status, response: a.answer.response })
+          .where('scope', '=', a.answer.scope)
+          .where('key', '=', a.answer.key),
+      )
+      .insertInto('accounts')
+      .values(a.credits)
+      .onConflict((oc) =>
+        oc
+          .columns(['owner', 'shard'])
+          .doUpdateSet((eb) => ({ balance: eb('accounts.balance', '+', eb.ref('excluded.balance')) })),
+      ),
+  {
+    transfer: {
+      id: 't1',
+      kind: 'spend',
+      from_user: 'u1',
+      to_user: 'u2',
+      amount: 10,
+      fee: 1,
+      reason: 'stamp',
+      reference: null,
+      payment_id: null,
+      refund_of: null,
+      reverses: null,
+      created_at: new Date(0),
+    },
+    postings: [
+      { transfer_id: 't1', owner: 'u1', shard: 0, amount: -10 },
+      { transfer_id: 't1', owner: 'u2', shard: 3, amount: 9 },
+      { transfer_id: 't1', owner: 'revenue', shard: 2, amount: 1 },
+    ],
+    entries: [
+      {
+        user_id: 'u1',
+        transfer_id: 't1',
+        kind: 'spend',
+        amount: -10,
+        fee: 1,
+        counterparty_id: 'u2',
+        reason: 'stamp',
+        reference: null,
+        refund_of: null,
+        created_at: new Date(0),
+      },
+      {
+        user_id: 'u2',
+        transfer_id: 't1',
+        kind: 'receive',
+        amount: 9,
+        fee: 1,
+        counterparty_id: 'u1',
+        reason: 'stamp',
+        reference: null,
+        refund_of: null,
+        created_at: new Date(0),
+      },
+    ],
+    answer: { scope: 'user:u1', key: 'k1', status: 201, response: '{}' },
+    credits: [
+      { owner: 'revenue', shard: 2, system: true, balance: 1 },
+      { owner: 'u2', shard: 3, system: false, balance: 9 },
+    ],
+  },
+);
+
 export async function recordTransfer(
   trx: Trx,
   transfer: NewTransfer,
@@ -246,30 +362,13 @@ export async function recordTransfer(
   answer: { scope: string; key: string; status: number; response: unknown },
   credits: readonly AccountChange[],
 ) {
-  const withRecords = trx
-    .with('t', (db) => db.insertInto('transfers').values(transfer))
-    .with('p', (db) =>
-      db
-        .insertInto('postings')
-        .values(postings.map((p) => ({ transfer_id: transfer.id, owner: p.owner, shard: p.shard, amount: p.amount }))),
-    )
-    .with('e', (db) => db.insertInto('entries').values([...entries]))
-    .with('k', (db) =>
-      db
-        .updateTable('idempotency_keys')
-        .set({ status: answer.status, response: JSON.stringify(answer.response) })
-        .where('scope', '=', answer.scope)
-        .where('key', '=', answer.key),
-    );
-  await withRecords
-    .insertInto('accounts')
-    .values(inLockOrder(credits).map((c) => ({ owner: c.owner, shard: c.shard, system: c.system, balance: c.amount })))
-    .onConflict((oc) =>
-      oc
-        .columns(['owner', 'shard'])
-        .doUpdateSet((eb) => ({ balance: eb('accounts.balance', '+', eb.ref('excluded.balance')) })),
-    )
-    .execute();
+  await recordTransferStatement.execute(trx, {
+    transfer,
+    postings: postings.map((p) => ({ transfer_id: transfer.id, owner: p.owner, shard: p.shard, amount: p.amount })),
+    entries: [...entries],
+    answer: { scope: answer.scope, key: answer.key, status: answer.status, response: JSON.stringify(answer.response) },
+    credits: inLockOrder(credits).map((c) => ({ owner: c.owner, shard: c.shard, system: c.system, balance: c.amount })),
+  });
 }
 
 /** A transfer without user-facing traces (sweeps): transfer and postings in one statement. */
@@ -353,16 +452,27 @@ export type { TransferKindColumn };
 // ---------------------------------------------------------------- payments
 
 /** Records a payment once; returns false when the payment id is already known. */
+const insertPaymentStatement = statement(
+  'point.insertPayment',
+  (db: Kysely<PointDatabase>, a: { payment_id: string; user_id: string; amount: number; transfer_id: string }) =>
+    db
+      .insertInto('payments')
+      .values(a)
+      .onConflict((oc) => oc.column('payment_id').doNothing())
+      .returning('payment_id'),
+  { payment_id: 'p1', user_id: 'u1', amount: 100, transfer_id: 't1' },
+);
+
 export async function insertPayment(
   trx: Trx,
   p: { paymentId: string; userId: string; amount: number; transferId: string },
 ) {
-  const row = await trx
-    .insertInto('payments')
-    .values({ payment_id: p.paymentId, user_id: p.userId, amount: p.amount, transfer_id: p.transferId })
-    .onConflict((oc) => oc.column('payment_id').doNothing())
-    .returning('payment_id')
-    .executeTakeFirst();
+  const row = await insertPaymentStatement.first(trx, {
+    payment_id: p.paymentId,
+    user_id: p.userId,
+    amount: p.amount,
+    transfer_id: p.transferId,
+  });
   return row !== undefined;
 }
 
@@ -377,24 +487,32 @@ export function findPayment(db: Db, paymentId: string) {
 // ---------------------------------------------------------------- history
 
 /** A page of a user's history, newest first: one index range scan. */
+const historyPageStatement = statement(
+  'point.historyPage',
+  (db: Kysely<PointDatabase>, a: { userId: string; rows: number; beforeId?: number | undefined }) => {
+    let query = db
+      .selectFrom('entries')
+      .select([
+        'id',
+        'transfer_id',
+        'kind',
+        'amount',
+        'fee',
+        'counterparty_id',
+        'reason',
+        'reference',
+        'refund_of',
+        'created_at',
+      ])
+      .where('user_id', '=', a.userId)
+      .orderBy('id', 'desc')
+      .limit(a.rows);
+    if (a.beforeId !== undefined) query = query.where('id', '<', a.beforeId);
+    return query;
+  },
+  { userId: 'u1', rows: 21, beforeId: 100 },
+);
+
 export function historyPage(db: Db, userId: string, limit: number, beforeId: number | undefined) {
-  let query = db
-    .selectFrom('entries')
-    .select([
-      'id',
-      'transfer_id',
-      'kind',
-      'amount',
-      'fee',
-      'counterparty_id',
-      'reason',
-      'reference',
-      'refund_of',
-      'created_at',
-    ])
-    .where('user_id', '=', userId)
-    .orderBy('id', 'desc')
-    .limit(limit + 1);
-  if (beforeId !== undefined) query = query.where('id', '<', beforeId);
-  return query.execute();
+  return historyPageStatement.rows(db, { userId, rows: limit + 1, beforeId });
 }

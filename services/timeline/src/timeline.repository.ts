@@ -1,4 +1,5 @@
 import type { timeline } from '@livehouse/contracts';
+import { statement } from '@livehouse/kit';
 import { type Kysely, sql, type Transaction } from 'kysely';
 import type { PostRow, PostsTable, TimelineDatabase } from './db.ts';
 
@@ -116,44 +117,52 @@ export async function removeOwnerEntries(trx: Trx, followerId: string, ownerId: 
  * One page of a user's home timeline, newest first, in one statement: the posts fanned out to the
  * user on write, merged with the posts of the big channels the user follows (fan-out on read).
  */
+const timelinePageStatement = statement(
+  'timeline.timelinePage',
+  (db: Kysely<TimelineDatabase>, a: { userId: string; rows: number; after?: { at: Date; id: string } | undefined }) => {
+    const after = a.after;
+    return db
+      .with('pushed', (qb) => {
+        let q = qb
+          .selectFrom('timeline_entries')
+          .innerJoin('posts', 'posts.id', 'timeline_entries.post_id')
+          .selectAll('posts')
+          .where('timeline_entries.user_id', '=', a.userId)
+          .orderBy('timeline_entries.at', 'desc')
+          .orderBy('timeline_entries.post_id', 'desc')
+          .limit(a.rows);
+        if (after !== undefined) {
+          q = q.where((eb) =>
+            eb(eb.refTuple('timeline_entries.at', 'timeline_entries.post_id'), '<', eb.tuple(after.at, after.id)),
+          );
+        }
+        return q;
+      })
+      .with('pulled', (qb) => {
+        let q = qb
+          .selectFrom('follows')
+          .innerJoin('posts', 'posts.owner_id', 'follows.followee_id')
+          .selectAll('posts')
+          .where('follows.follower_id', '=', a.userId)
+          .where('posts.fanned_out', '=', false)
+          .orderBy('posts.at', 'desc')
+          .orderBy('posts.id', 'desc')
+          .limit(a.rows);
+        if (after !== undefined) {
+          q = q.where((eb) => eb(eb.refTuple('posts.at', 'posts.id'), '<', eb.tuple(after.at, after.id)));
+        }
+        return q;
+      })
+      .selectFrom('pushed')
+      .selectAll()
+      .unionAll((eb) => eb.selectFrom('pulled').selectAll())
+      .orderBy('at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(a.rows);
+  },
+  { userId: '00000000-0000-4000-8000-000000000001', rows: 21 },
+);
+
 export function timelinePage(db: Db, userId: string, limit: number, after: { at: Date; id: string } | undefined) {
-  return db
-    .with('pushed', (qb) => {
-      let q = qb
-        .selectFrom('timeline_entries')
-        .innerJoin('posts', 'posts.id', 'timeline_entries.post_id')
-        .selectAll('posts')
-        .where('timeline_entries.user_id', '=', userId)
-        .orderBy('timeline_entries.at', 'desc')
-        .orderBy('timeline_entries.post_id', 'desc')
-        .limit(limit + 1);
-      if (after) {
-        q = q.where((eb) =>
-          eb(eb.refTuple('timeline_entries.at', 'timeline_entries.post_id'), '<', eb.tuple(after.at, after.id)),
-        );
-      }
-      return q;
-    })
-    .with('pulled', (qb) => {
-      let q = qb
-        .selectFrom('follows')
-        .innerJoin('posts', 'posts.owner_id', 'follows.followee_id')
-        .selectAll('posts')
-        .where('follows.follower_id', '=', userId)
-        .where('posts.fanned_out', '=', false)
-        .orderBy('posts.at', 'desc')
-        .orderBy('posts.id', 'desc')
-        .limit(limit + 1);
-      if (after) {
-        q = q.where((eb) => eb(eb.refTuple('posts.at', 'posts.id'), '<', eb.tuple(after.at, after.id)));
-      }
-      return q;
-    })
-    .selectFrom('pushed')
-    .selectAll()
-    .unionAll((eb) => eb.selectFrom('pulled').selectAll())
-    .orderBy('at', 'desc')
-    .orderBy('id', 'desc')
-    .limit(limit + 1)
-    .execute();
+  return timelinePageStatement.rows(db, { userId, rows: limit + 1, after });
 }

@@ -1,4 +1,4 @@
-import { pgErrorCode } from '@livehouse/kit';
+import { pgErrorCode, statement } from '@livehouse/kit';
 import type { Kysely, Transaction } from 'kysely';
 import type { UserDatabase } from './db.ts';
 
@@ -36,17 +36,34 @@ export async function insertProfile(db: Db, p: { id: string; handle: string; dis
   return existing?.handle === p.handle ? existing : 'handle_taken';
 }
 
+const findProfileStatement = statement(
+  'user.findProfile',
+  (db: Kysely<UserDatabase>, a: { id: string }) =>
+    db.selectFrom('profiles').select(profileColumns).where('id', '=', a.id),
+  { id: '00000000-0000-4000-8000-000000000001' },
+);
+
 export function findProfile(db: Db, id: string) {
-  return db.selectFrom('profiles').select(profileColumns).where('id', '=', id).executeTakeFirst();
+  return findProfileStatement.first(db, { id });
 }
 
 export function findProfileByHandle(db: Db, handle: string) {
   return db.selectFrom('profiles').select(profileColumns).where('handle', '=', handle).executeTakeFirst();
 }
 
-/** One statement for any number of ids. */
+/** One statement (and one compiled shape: `= any($1)`) for any number of ids. */
+const findProfilesStatement = statement(
+  'user.findProfiles',
+  (db: Kysely<UserDatabase>, a: { ids: readonly string[] }) =>
+    db
+      .selectFrom('profiles')
+      .select(profileColumns)
+      .where('id', '=', (eb) => eb.fn.any(eb.val(a.ids))),
+  { ids: ['00000000-0000-4000-8000-000000000001'] },
+);
+
 export function findProfiles(db: Db, ids: readonly string[]) {
-  return db.selectFrom('profiles').select(profileColumns).where('id', 'in', ids).execute();
+  return findProfilesStatement.rows(db, { ids });
 }
 
 export function updateProfile(
@@ -57,17 +74,24 @@ export function updateProfile(
   return db.updateTable('profiles').set(changes).where('id', '=', id).returning(profileColumns).executeTakeFirst();
 }
 
+const insertFollowStatement = statement(
+  'user.insertFollow',
+  (db: Kysely<UserDatabase>, a: { follower_id: string; followee_id: string }) =>
+    db
+      .insertInto('follows')
+      .values(a)
+      .onConflict((oc) => oc.doNothing())
+      .returning('created_at'),
+  { follower_id: '00000000-0000-4000-8000-000000000001', followee_id: '00000000-0000-4000-8000-000000000002' },
+);
+
 /**
  * `'followed'` when a new follow was recorded, `'already'` when it existed, `'unknown_user'` when
  * either user does not exist (the transaction is then aborted: the caller must roll it back).
  */
 export async function insertFollow(trx: Transaction<UserDatabase>, followerId: string, followeeId: string) {
-  const row = await trx
-    .insertInto('follows')
-    .values({ follower_id: followerId, followee_id: followeeId })
-    .onConflict((oc) => oc.doNothing())
-    .returning('created_at')
-    .executeTakeFirst()
+  const row = await insertFollowStatement
+    .first(trx, { follower_id: followerId, followee_id: followeeId })
     .catch((err: unknown) => {
       if (pgErrorCode(err) === '23503') return 'unknown_user' as const;
       throw err;
@@ -76,51 +100,103 @@ export async function insertFollow(trx: Transaction<UserDatabase>, followerId: s
   return row ? ('followed' as const) : ('already' as const);
 }
 
+const deleteFollowStatement = statement(
+  'user.deleteFollow',
+  (db: Kysely<UserDatabase>, a: { followerId: string; followeeId: string }) =>
+    db.deleteFrom('follows').where('follower_id', '=', a.followerId).where('followee_id', '=', a.followeeId),
+  { followerId: '00000000-0000-4000-8000-000000000001', followeeId: '00000000-0000-4000-8000-000000000002' },
+);
+
 export async function deleteFollow(trx: Transaction<UserDatabase>, followerId: string, followeeId: string) {
-  const result = await trx
-    .deleteFrom('follows')
-    .where('follower_id', '=', followerId)
-    .where('followee_id', '=', followeeId)
-    .executeTakeFirst();
-  return result.numDeletedRows > 0n;
+  const result = await deleteFollowStatement.execute(trx, { followerId, followeeId });
+  return (result.numAffectedRows ?? 0n) > 0n;
 }
 
 /** Moves both counters in one statement; `delta` is +1 on follow, −1 on unfollow. */
+const adjustFollowCountsStatement = statement(
+  'user.adjustFollowCounts',
+  (db: Kysely<UserDatabase>, a: { followerId: string; followeeId: string; delta: 1 | -1 }) =>
+    db
+      .updateTable('profiles')
+      .set((eb) => ({
+        following_count: eb
+          .case()
+          .when('id', '=', a.followerId)
+          .then(eb('following_count', '+', a.delta))
+          .else(eb.ref('following_count'))
+          .end(),
+        followers_count: eb
+          .case()
+          .when('id', '=', a.followeeId)
+          .then(eb('followers_count', '+', a.delta))
+          .else(eb.ref('followers_count'))
+          .end(),
+      }))
+      .where('id', 'in', [a.followerId, a.followeeId]),
+  { followerId: '00000000-0000-4000-8000-000000000001', followeeId: '00000000-0000-4000-8000-000000000002', delta: 1 },
+);
+
 export async function adjustFollowCounts(
   trx: Transaction<UserDatabase>,
   followerId: string,
   followeeId: string,
   delta: 1 | -1,
 ) {
-  await trx
-    .updateTable('profiles')
-    .set((eb) => ({
-      following_count: eb
-        .case()
-        .when('id', '=', followerId)
-        .then(eb('following_count', '+', delta))
-        .else(eb.ref('following_count'))
-        .end(),
-      followers_count: eb
-        .case()
-        .when('id', '=', followeeId)
-        .then(eb('followers_count', '+', delta))
-        .else(eb.ref('followers_count'))
-        .end(),
-    }))
-    .where('id', 'in', [followerId, followeeId])
-    .execute();
+  await adjustFollowCountsStatement.execute(trx, { followerId, followeeId, delta });
 }
 
+const isFollowingStatement = statement(
+  'user.isFollowing',
+  (db: Kysely<UserDatabase>, a: { followerId: string; followeeId: string }) =>
+    db
+      .selectFrom('follows')
+      .select('follower_id')
+      .where('follower_id', '=', a.followerId)
+      .where('followee_id', '=', a.followeeId),
+  { followerId: '00000000-0000-4000-8000-000000000001', followeeId: '00000000-0000-4000-8000-000000000002' },
+);
+
 export async function isFollowing(db: Db, followerId: string, followeeId: string) {
-  const row = await db
-    .selectFrom('follows')
-    .select('follower_id')
-    .where('follower_id', '=', followerId)
-    .where('followee_id', '=', followeeId)
-    .executeTakeFirst();
-  return row !== undefined;
+  return (await isFollowingStatement.first(db, { followerId, followeeId })) !== undefined;
 }
+
+/** Per direction: which follows column is the listed user's own, and which is the other side's. */
+const sides = {
+  followers: ['followee_id', 'follower_id'],
+  following: ['follower_id', 'followee_id'],
+} as const;
+
+function listFollowsStatement(direction: 'followers' | 'following') {
+  const [own, other] = sides[direction];
+  return statement(
+    `user.listFollows.${direction}`,
+    (
+      db: Kysely<UserDatabase>,
+      a: { id: string; rows: number; after?: { createdAt: Date; otherId: string } | undefined },
+    ) => {
+      let query = db
+        .selectFrom('follows')
+        .innerJoin('profiles', 'profiles.id', `follows.${other}`)
+        .select([...profileColumns, 'follows.created_at as followed_at'])
+        .where(`follows.${own}`, '=', a.id)
+        .orderBy('follows.created_at', 'desc')
+        .orderBy(`follows.${other}`, 'desc')
+        .limit(a.rows);
+      const after = a.after;
+      if (after !== undefined) {
+        query = query.where((eb) =>
+          eb(eb.refTuple('follows.created_at', `follows.${other}`), '<', eb.tuple(after.createdAt, after.otherId)),
+        );
+      }
+      return query;
+    },
+    { id: '00000000-0000-4000-8000-000000000001', rows: 21 },
+  );
+}
+const listFollowsStatements = {
+  followers: listFollowsStatement('followers'),
+  following: listFollowsStatement('following'),
+};
 
 /**
  * A page of followers (direction 'followers': who follows `id`) or followings, newest first,
@@ -133,20 +209,5 @@ export function listFollows(
   limit: number,
   after: { createdAt: Date; otherId: string } | undefined,
 ) {
-  const [own, other] =
-    direction === 'followers' ? (['followee_id', 'follower_id'] as const) : (['follower_id', 'followee_id'] as const);
-  let query = db
-    .selectFrom('follows')
-    .innerJoin('profiles', 'profiles.id', `follows.${other}`)
-    .select([...profileColumns, 'follows.created_at as followed_at'])
-    .where(`follows.${own}`, '=', id)
-    .orderBy('follows.created_at', 'desc')
-    .orderBy(`follows.${other}`, 'desc')
-    .limit(limit + 1);
-  if (after) {
-    query = query.where((eb) =>
-      eb(eb.refTuple('follows.created_at', `follows.${other}`), '<', eb.tuple(after.createdAt, after.otherId)),
-    );
-  }
-  return query.execute();
+  return listFollowsStatements[direction].rows(db, { id, rows: limit + 1, after });
 }
