@@ -40,7 +40,7 @@ export function livehouse(args: string[], env: Record<string, string> = {}): Spa
   return { child, output: () => out, exited };
 }
 
-export async function waitFor(url: string, timeoutMs = 20_000) {
+export async function waitFor(url: string, timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {

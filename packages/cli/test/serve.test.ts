@@ -85,7 +85,7 @@ describe.skipIf(!inject('postgresUrl'))('livehouse serve --workers', () => {
     );
     const run = livehouse(['serve', 'user', '--config', file, '--workers', '2'], env);
     try {
-      await waitFor(`http://127.0.0.1:${adminPort}/readyz`, 30_000);
+      await waitFor(`http://127.0.0.1:${adminPort}/readyz`, 90_000);
       const token = await new InternalAuth(env.LIVEHOUSE_INTERNAL_KEY).sign({ service: 'bff' });
       const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 8 });
       for (let i = 0; i < 40; i++) {

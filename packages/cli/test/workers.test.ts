@@ -84,17 +84,31 @@ async function start(env: Record<string, string>) {
   });
   children.push(child);
   let output = '';
-  const ready = new Promise<void>((resolve) => {
-    child.stdout!.on('data', (d) => {
-      output += d;
-      if (output.includes('"msg":"workers ready"')) resolve();
-    });
-  });
-  child.stderr!.on('data', (d) => {
+  const waiting = new Set<() => void>();
+  const collect = (d: Buffer) => {
     output += d;
-  });
+    for (const check of waiting) check();
+  };
+  child.stdout!.on('data', collect);
+  child.stderr!.on('data', collect);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, port, ready, exited, output: () => output };
+  /** Resolves once the output contains `text`; fails after `timeoutMs`, below the test's timeout. */
+  const printed = (text: string, timeoutMs = 60_000) =>
+    new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        waiting.delete(check);
+        reject(new Error(`no ${JSON.stringify(text)} within ${timeoutMs} ms:\n${output}`));
+      }, timeoutMs);
+      const check = () => {
+        if (!output.includes(text)) return;
+        clearTimeout(timer);
+        waiting.delete(check);
+        resolve();
+      };
+      waiting.add(check);
+      check();
+    });
+  return { child, port, ready: () => printed('"msg":"workers ready"'), printed, exited, output: () => output };
 }
 
 const get = async (port: number, path = '/') => {
@@ -115,31 +129,31 @@ const alive = (pid: number) => {
 describe('runWorkers', () => {
   it('when two workers serve one port, then both answer, each with the heap it was given', async () => {
     const app = await start({ WORKERS: '2', HEAP_MIB: '256' });
-    await app.ready;
+    await app.ready();
     const answers = await Promise.all(Array.from({ length: 20 }, () => get(app.port)));
     const pids = new Set(answers.map((a) => a.pid));
     expect(pids.size).toBe(2);
     expect(pids.has(app.child.pid!)).toBe(false);
     // V8's whole heap limit (old space and young generation), not only the old space.
     for (const a of answers) expect(a.heapLimitMiB).toBe(256);
-  }, 30_000);
+  });
 
   it('when the primary gets SIGTERM during a request, then the request completes, every worker exits and the primary exits 0', async () => {
     const app = await start({ WORKERS: '2' });
-    await app.ready;
+    await app.ready();
     const workerPids = new Set((await Promise.all(Array.from({ length: 10 }, () => get(app.port)))).map((a) => a.pid));
     const slow = get(app.port, '/slow');
-    await new Promise((r) => setTimeout(r, 300));
+    await app.printed('"msg":"slow request received"'); // a worker holds it for 1 s
     app.child.kill('SIGTERM');
     await expect(slow).resolves.toMatchObject({ pid: expect.any(Number) });
     expect(await app.exited, app.output()).toBe(0);
     for (const pid of workerPids) expect(alive(pid)).toBe(false);
     expect(app.output()).toContain('"msg":"all workers stopped"');
-  }, 30_000);
+  });
 
   it('when a worker cannot start, then the primary stops with its exit code', async () => {
     const app = await start({ WORKERS: '2', FAIL_START: '1' });
     expect(await app.exited).toBe(2);
     expect(app.output()).toContain('invalid config');
-  }, 30_000);
+  });
 });
