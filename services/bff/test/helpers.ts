@@ -1,9 +1,7 @@
 import { authService } from '@livehouse/auth';
 import { chatService } from '@livehouse/chat';
 import { contentsService } from '@livehouse/contents';
-import type { DbKind, TestPlatform } from '@livehouse/kit/testing';
-import { startTestPlatform } from '@livehouse/kit/testing';
-import { freePort } from '@livehouse/kit/testing/ports';
+import { buyPoints, type DbKind, publicApi, startTestPlatform, type TestPlatform } from '@livehouse/kit/testing';
 import { paymentService } from '@livehouse/payment';
 import { pointService } from '@livehouse/point';
 import { stampService } from '@livehouse/stamp';
@@ -28,24 +26,11 @@ export const backendDefinitions = [
  * timing, and CI's two cores run other test files at the same time (the fault tests check timing).
  */
 export async function startBff(kind: DbKind, config?: (name: string) => Record<string, unknown>) {
-  const relaxed = { bff: { requestBudgetMs: 10_000, timeoutScale: 20 } };
-  // The BFF's port is chosen first: the embedded payment provider delivers its webhooks there.
-  const bffPort = await freePort();
+  const relaxed = { requestBudgetMs: 10_000, timeoutScale: 20 };
   const platform = await startTestPlatform([...backendDefinitions, contractChecked(bffService)], kind, {
     config: (name) => {
       const own = config?.(name) ?? {};
-      if (name === 'payment') {
-        return {
-          payment: { provider: 'local', local: { webhookUrl: `http://127.0.0.1:${bffPort}/webhooks/stripe` } },
-          ...own,
-        };
-      }
-      if (name !== 'bff') return own;
-      return {
-        http: { host: '127.0.0.1', port: bffPort, adminPort: 0 },
-        ...own,
-        bff: { ...relaxed.bff, ...(own.bff as object | undefined) },
-      };
+      return name === 'bff' ? { ...own, bff: { ...relaxed, ...(own.bff as object | undefined) } } : own;
     },
   });
   // Every answer the test saw is checked against the BFF's own OpenAPI document; violations fail the file here.
@@ -57,46 +42,7 @@ export async function startBff(kind: DbKind, config?: (name: string) => Record<s
   return platform;
 }
 
-/**
- * Buys a pack the way a client does: opens a checkout, pays it at the provider's page (the embedded
- * local provider, or a fake of Stripe), whose signed webhook credits the points.
- */
-export async function buyPoints(api: ReturnType<typeof publicApi>, token: string, packId: string, key: string) {
-  const checkout = await api('POST', '/me/points/checkouts', {
-    token,
-    headers: { 'idempotency-key': key },
-    body: { packId },
-  });
-  if (checkout.status !== 201) throw new Error(`checkout: ${checkout.status} ${JSON.stringify(checkout.body)}`);
-  const paid = await fetch(checkout.body.url as string, { method: 'POST' });
-  const answer = (await paid.json()) as { webhook?: { status: number } };
-  if (answer.webhook?.status !== 200) throw new Error(`pay: ${paid.status} ${JSON.stringify(answer)}`);
-  return checkout.body as { id: string; points: number };
-}
-
-/** A small HTTP client for the public API. */
-export function publicApi(base: string) {
-  return async (
-    method: string,
-    path: string,
-    options: { body?: unknown; token?: string; headers?: Record<string, string> } = {},
-  ) => {
-    const res = await fetch(base + path, {
-      method,
-      headers: {
-        ...(options.body !== undefined && { 'content-type': 'application/json' }),
-        ...(options.token && { authorization: `Bearer ${options.token}` }),
-        ...options.headers,
-      },
-      ...(options.body !== undefined && {
-        body: typeof options.body === 'string' ? options.body : JSON.stringify(options.body),
-      }),
-    });
-    const text = await res.text();
-    // biome-ignore lint/suspicious/noExplicitAny: tests assert the shape
-    return { status: res.status, headers: res.headers, body: (text ? JSON.parse(text) : undefined) as any };
-  };
-}
+export { publicApi };
 
 export interface World {
   streamer: { id: string; token: string };
@@ -128,7 +74,7 @@ export async function buildWorld(p: TestPlatform): Promise<World> {
   if (live.status !== 201) throw new Error(`go live: ${live.status} ${JSON.stringify(live.body)}`);
   const v = await signUp('viewer1');
   await api('PUT', `/me/following/${s.id}`, { token: v.token });
-  await buyPoints(api, v.token, 'p500', 'buy-1');
+  await buyPoints(p.url('bff'), v.token, 'p500', 'buy-1');
   const catalog = await api('GET', '/stamps/catalog');
   const paid = (catalog.body.items as { id: string; price: number; channelId: string | null }[]).find(
     (x) => x.price > 0 && x.price <= 100 && x.channelId === null,

@@ -45,15 +45,8 @@ describe.each(dbKinds)('bff playback when the media plane is down, on %s', (kind
     // The world buys points through checkout: the embedded provider's webhooks go to the first BFF.
     const nonePort = await freePort();
     backends = await startTestPlatform([...backendDefinitions, edgeService], kind, {
-      config: (name) => {
-        if (name === 'edge') return { services: { ingest: deadIngest } };
-        if (name === 'payment') {
-          return {
-            payment: { provider: 'local', local: { webhookUrl: `http://127.0.0.1:${nonePort}/webhooks/stripe` } },
-          };
-        }
-        return {};
-      },
+      bffPort: nonePort,
+      config: (name) => (name === 'edge' ? { services: { ingest: deadIngest } } : {}),
     });
     const none = await startBffWith(undefined, nonePort);
     w = await buildWorld({ ...backends, url: (name) => (name === 'bff' ? none.url('bff') : backends.url(name)) });

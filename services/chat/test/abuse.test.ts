@@ -1,37 +1,20 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { EventEnvelope } from '@livehouse/contracts';
 import { depsOf } from '@livehouse/kit';
-import { dbKinds, redisUrl, startTestPlatform, type TestPlatform } from '@livehouse/kit/testing';
+import type { TestPlatform } from '@livehouse/kit/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chatService } from '../src/index.ts';
-import { connect, contentsService, liveStream, type TestClient, viewer } from './helpers.ts';
+import { chatSetups, connect, liveStream, startChat, type TestClient, viewer } from './helpers.ts';
 
 // One client must not be able to hold the room's resources or its stream's ranking (issue 17, item 6).
-const setups = [
-  { kind: 'pglite' as const, redis: false },
-  ...(dbKinds.includes('postgres') && redisUrl ? [{ kind: 'postgres' as const, redis: true }] : []),
-];
-
 const from = (address: string) => ({ headers: { 'livehouse-client-ip': address } });
 
-describe.each(setups)('chat abuse on $kind (redis: $redis)', ({ kind, redis }) => {
+describe.each(chatSetups)('chat abuse on $kind (redis: $redis)', (setup) => {
   let p: TestPlatform;
   const hub = () => depsOf(p.services.get('chat')!.built, chatService).hub;
 
   beforeAll(async () => {
-    p = await startTestPlatform([contentsService, chatService], kind, {
-      config: (name) =>
-        name === 'chat'
-          ? {
-              ...(redis && { redis: { url: redisUrl } }),
-              chat: {
-                redisPrefix: `livehouse:test:${randomBytes(4).toString('hex')}:`,
-                viewerReportIntervalMs: 150,
-                heartbeatIntervalMs: 1000,
-              },
-            }
-          : {},
-    });
+    p = await startChat(setup);
   });
   afterAll(() => p?.close());
 

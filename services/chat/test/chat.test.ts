@@ -1,40 +1,27 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { EventEnvelope } from '@livehouse/contracts';
 import { depsOf } from '@livehouse/kit';
-import { dbKinds, redisUrl, startTestPlatform, type TestPlatform } from '@livehouse/kit/testing';
+import { startTestPlatform, type TestPlatform } from '@livehouse/kit/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { chatService } from '../src/index.ts';
-import { connect, contentsService, liveStream, streamer, type TestClient, viewer } from './helpers.ts';
+import {
+  chatSetups,
+  connect,
+  contentsService,
+  liveStream,
+  startChat,
+  streamer,
+  type TestClient,
+  viewer,
+} from './helpers.ts';
 
-/** PGlite with the in-memory room log (embedded mode); PostgreSQL with the Redis log (production). */
-const setups = [
-  { kind: 'pglite' as const, redis: false },
-  ...(dbKinds.includes('postgres') && redisUrl ? [{ kind: 'postgres' as const, redis: true }] : []),
-];
-
-describe.each(setups)('chat on $kind (redis: $redis)', ({ kind, redis }) => {
+describe.each(chatSetups)('chat on $kind (redis: $redis)', (setup) => {
   let p: TestPlatform;
   const hub = () => depsOf(p.services.get('chat')!.built, chatService).hub;
 
   beforeAll(async () => {
-    p = await startTestPlatform([contentsService, chatService], kind, {
-      config: (name) =>
-        name === 'chat'
-          ? {
-              ...(redis && { redis: { url: redisUrl } }),
-              chat: {
-                redisPrefix: `livehouse:test:${randomBytes(4).toString('hex')}:`,
-                viewerReportIntervalMs: 150,
-                // Not shorter: PGlite runs on this thread and may hold it for a few hundred ms.
-                heartbeatIntervalMs: 1000,
-                maxFramesPerSecond: 20,
-                sendBufferBytes: 256 * 1024,
-                sendHighWaterBytes: 16 * 1024,
-              },
-            }
-          : {},
-    });
+    p = await startChat(setup, { maxFramesPerSecond: 20, sendBufferBytes: 256 * 1024, sendHighWaterBytes: 16 * 1024 });
   });
   afterAll(() => p?.close());
 

@@ -1,8 +1,9 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { contentsService } from '@livehouse/contents';
-import type { TestPlatform } from '@livehouse/kit/testing';
+import { type DbKind, dbKinds, redisUrl, startTestPlatform, type TestPlatform } from '@livehouse/kit/testing';
 import { expect } from 'vitest';
 import { WebSocket } from 'ws';
+import { chatService } from '../src/index.ts';
 
 export type Role = 'viewer' | 'streamer' | 'admin';
 export interface TestUser {
@@ -12,6 +13,31 @@ export interface TestUser {
 export const viewer = (): TestUser => ({ id: randomUUID(), roles: ['viewer'] });
 export const streamer = (): TestUser => ({ id: randomUUID(), roles: ['streamer'] });
 export { contentsService };
+
+/** PGlite with the in-memory room log (embedded mode); PostgreSQL with the Redis log (production). */
+export const chatSetups: { kind: DbKind; redis: boolean }[] = [
+  { kind: 'pglite', redis: false },
+  ...(dbKinds.includes('postgres') && redisUrl ? [{ kind: 'postgres' as const, redis: true }] : []),
+];
+
+/** contents and chat on `setup`, chat in a Redis namespace of its own, with fast viewer reports; `chat` overrides. */
+export function startChat(setup: { kind: DbKind; redis: boolean }, chat: Record<string, unknown> = {}) {
+  return startTestPlatform([contentsService, chatService], setup.kind, {
+    config: (name) =>
+      name === 'chat'
+        ? {
+            ...(setup.redis && { redis: { url: redisUrl } }),
+            chat: {
+              redisPrefix: `livehouse:test:${randomBytes(4).toString('hex')}:`,
+              viewerReportIntervalMs: 150,
+              // Not shorter: PGlite runs on this thread and may hold it for a few hundred ms.
+              heartbeatIntervalMs: 1000,
+              ...chat,
+            },
+          }
+        : {},
+  });
+}
 
 export interface Frame {
   type: string;

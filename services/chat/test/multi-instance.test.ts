@@ -147,5 +147,5 @@ describe.skipIf(!redisUrl || !postgresUrl)('two chat processes on one Redis', ()
     for (const { client } of clients) expect(sequence(client)).toEqual(first);
     const byId = new Map(clients[0]!.client.items.map((i) => [i.id, i.text]));
     for (const [id, text] of acked) expect(byId.get(id)).toBe(text);
-  }, 30_000);
+  });
 });

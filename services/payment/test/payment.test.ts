@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { generateDevSecrets, parseConfig } from '@livehouse/kit';
-import { dbKinds, type TestBody, type TestPlatform } from '@livehouse/kit/testing';
+import { buyPoints, dbKinds, publicApi, type TestBody, type TestPlatform } from '@livehouse/kit/testing';
 import fc from 'fast-check';
 import { type Kysely, sql } from 'kysely';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buyPoints, publicApi, startBff } from '../../bff/test/helpers.ts';
+import { startBff } from '../../bff/test/helpers.ts';
 import type { PaymentDatabase } from '../src/db.ts';
 import { checkPaymentConfig, paymentService } from '../src/index.ts';
 
@@ -108,7 +108,7 @@ describe.each(dbKinds)('payment on %s', (kind) => {
     const buyer = await signUp();
     const packs = await api('GET', '/me/points/packs', { token: buyer.token });
     expect(packs.body.items.map((x: { id: string }) => x.id)).toEqual(['p100', 'p500', 'p1200', 'p5000']);
-    const checkout = await buyPoints(api, buyer.token, 'p500', randomUUID());
+    const checkout = await buyPoints(p.url('bff'), buyer.token, 'p500', randomUUID());
     expect(await wallet(buyer.token)).toEqual({ userId: buyer.id, balance: 500, debt: 0 });
     const state = await api('GET', `/me/points/checkouts/${checkout.id}`, { token: buyer.token });
     expect(state.body).toMatchObject({ status: 'paid', url: null, points: 500, transferId: expect.any(String) });
@@ -169,7 +169,7 @@ describe.each(dbKinds)('payment on %s', (kind) => {
 
   it('when a paid purchase is refunded after part of it was spent, then the unspent part is reversed, the rest is a debt that blocks spends, and both reconciliations are clean', async () => {
     const buyer = await signUp();
-    const checkout = await buyPoints(api, buyer.token, 'p500', randomUUID());
+    const checkout = await buyPoints(p.url('bff'), buyer.token, 'p500', randomUUID());
     const spent = await p.call('point', 'POST', '/spends', {
       user: { id: buyer.id },
       headers: { 'idempotency-key': randomUUID() },
@@ -213,7 +213,7 @@ describe.each(dbKinds)('payment on %s', (kind) => {
 
   it('when a dispute is opened, then the purchase is reversed with the dispute as its reference', async () => {
     const buyer = await signUp();
-    const checkout = await buyPoints(api, buyer.token, 'p100', randomUUID());
+    const checkout = await buyPoints(p.url('bff'), buyer.token, 'p100', randomUUID());
     const events = await json(await fetch(`${providerUrl}/local/events`));
     const paid = events.items.findLast((e: { payload: string }) => e.payload.includes(checkout.id));
     const pi = JSON.parse(paid.payload).data.object.payment_intent as string;

@@ -9,9 +9,13 @@ import { authService } from '@livehouse/auth';
 import { bffService } from '@livehouse/bff';
 import { chatService } from '@livehouse/chat';
 import { contentsService } from '@livehouse/contents';
-import type { DbKind, TestBody, TestPlatform } from '@livehouse/kit/testing';
-import { startTestPlatform } from '@livehouse/kit/testing';
-import { freePort } from '@livehouse/kit/testing/ports';
+import {
+  buyPoints as buyPack,
+  type DbKind,
+  publicApi,
+  startTestPlatform,
+  type TestPlatform,
+} from '@livehouse/kit/testing';
 import { paymentService } from '@livehouse/payment';
 import { pointService } from '@livehouse/point';
 import { stampService } from '@livehouse/stamp';
@@ -21,8 +25,6 @@ import { webService } from '../src/index.ts';
 
 /** The whole platform the web needs: every backend, the BFF and the web server, on free ports. */
 export async function startWeb(kind: DbKind, web: Record<string, unknown> = {}) {
-  // The BFF's port is chosen first: the embedded payment provider delivers its signed webhooks there.
-  const bffPort = await freePort();
   return startTestPlatform(
     [
       userService,
@@ -40,14 +42,9 @@ export async function startWeb(kind: DbKind, web: Record<string, unknown> = {}) 
     {
       config: (name) => {
         // The web server calls the BFF from one address: lift the per-IP limit; stretch timeouts on a loaded machine.
-        if (name === 'bff')
+        if (name === 'bff') {
           return {
-            http: { host: '127.0.0.1', port: bffPort, adminPort: 0 },
             bff: { requestBudgetMs: 5000, timeoutScale: 10, rateLimit: { perIp: { max: 100_000, windowMs: 60_000 } } },
-          };
-        if (name === 'payment') {
-          return {
-            payment: { provider: 'local', local: { webhookUrl: `http://127.0.0.1:${bffPort}/webhooks/stripe` } },
           };
         }
         if (name === 'web') return { web };
@@ -58,25 +55,7 @@ export async function startWeb(kind: DbKind, web: Record<string, unknown> = {}) 
 }
 
 /** The public API as a client (the BFF), for setting up a world. */
-export function bffApi(p: TestPlatform) {
-  return async (
-    method: string,
-    path: string,
-    options: { body?: unknown; token?: string; headers?: Record<string, string> } = {},
-  ) => {
-    const res = await fetch(`${p.url('bff')}/web/v1${path}`, {
-      method,
-      headers: {
-        ...(options.body !== undefined && { 'content-type': 'application/json' }),
-        ...(options.token && { authorization: `Bearer ${options.token}` }),
-        ...options.headers,
-      },
-      ...(options.body !== undefined && { body: JSON.stringify(options.body) }),
-    });
-    const text = await res.text();
-    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as TestBody };
-  };
-}
+export const bffApi = (p: TestPlatform) => publicApi(`${p.url('bff')}/web/v1`);
 
 export interface World {
   streamer: { id: string; handle: string; token: string };
@@ -111,22 +90,13 @@ export async function liveStreamer(
 
 /**
  * Logs in through the BFF (a second session beside the browser's) and buys a pack of `points` the way a client
- * does: a checkout paid at the embedded provider, whose signed webhook credits them.
+ * does (the kit's `buyPoints`).
  */
 export async function buyPoints(p: TestPlatform, login: string, password: string, points: number) {
-  const api = bffApi(p);
-  const session = await api('POST', '/auth/login', { body: { login, password } });
+  const session = await bffApi(p)('POST', '/auth/login', { body: { login, password } });
   if (session.status !== 200) throw new Error(`login: ${session.status}`);
   const token = session.body.tokens.accessToken as string;
-  const checkout = await api('POST', '/me/points/checkouts', {
-    token,
-    headers: { 'idempotency-key': `buy-${login}-${points}` },
-    body: { packId: `p${points}` },
-  });
-  if (checkout.status !== 201) throw new Error(`checkout: ${checkout.status} ${JSON.stringify(checkout.body)}`);
-  const paid = await fetch(checkout.body.url as string, { method: 'POST' });
-  const answer = (await paid.json()) as { webhook?: { status: number } };
-  if (answer.webhook?.status !== 200) throw new Error(`pay: ${paid.status} ${JSON.stringify(answer)}`);
+  await buyPack(p.url('bff'), token, `p${points}`, `buy-${login}-${points}`);
   return { id: session.body.account.id as string, token };
 }
 
