@@ -3,7 +3,8 @@ import { defineConfig } from 'vitest/config';
 /**
  * Test files that start child processes (servers, ffmpeg, Chromium, the CLI, workers) or run a
  * heavy one (redocly, a Node script): they run one at a time, after the in-process files, with
- * timeouts for processes that boot on a loaded machine. A new file that spawns one belongs here.
+ * timeouts for processes that boot on a loaded machine. A new file that spawns one belongs here
+ * (packages/kit/test/vitest-projects.test.ts fails until it is).
  * One-shot `kubectl kustomize` renders stay in the parallel project: they take well under a second.
  */
 export const processFiles = [
@@ -21,6 +22,8 @@ export const processFiles = [
   'services/ingest/test/restart.test.ts',
   'services/point/test/crash.test.ts',
   'services/web/test/e2e.test.ts',
+  'services/ingest/test/crash.test.ts',
+  'deploy/test/database-outage.test.ts',
   'deploy/test/image.test.ts',
   'deploy/test/serve-thumbnail.test.ts',
   'deploy/test/serve.test.ts',
