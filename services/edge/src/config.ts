@@ -10,8 +10,10 @@ export const edgeConfig = {
       cacheBytes: Type.Integer({ minimum: MiB, default: 512 * MiB }),
       /** A live media playlist is reused this long (a blocking reload refreshes it sooner). */
       playlistTtlMs: Type.Integer({ minimum: 0, maximum: 10_000, default: 500 }),
-      /** A final VOD playlist and a master playlist are reused this long. */
+      /** A final VOD playlist is reused this long. */
       staticPlaylistTtlMs: Type.Integer({ minimum: 0, default: 60_000 }),
+      /** A master playlist is reused this long (it changes when ingest drops a ladder that fell behind). */
+      masterTtlMs: Type.Integer({ minimum: 0, maximum: 60_000, default: 2_000 }),
       /** A missing file (a segment not there yet) is answered from memory this long. */
       notFoundTtlMs: Type.Integer({ minimum: 0, maximum: 10_000, default: 250 }),
       /** Upper bound on a held `_HLS_msn` request, then the current playlist is answered at once. */

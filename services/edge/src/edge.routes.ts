@@ -10,8 +10,8 @@ const YEAR = 31_536_000;
 function cacheControl(kind: Kind, entry: Entry) {
   if (kind === 'segment') return `public, max-age=${YEAR}, immutable`;
   if (kind === 'status') return 'no-store';
+  if (kind === 'master') return 'public, max-age=2';
   if (entry.body.includes('#EXT-X-ENDLIST')) return 'public, max-age=60';
-  if (kind === 'master') return 'public, max-age=10';
   return 'public, max-age=1';
 }
 

@@ -112,7 +112,7 @@ export class EdgeCache {
     if (entry.status === 404) return c.notFoundTtlMs;
     if (entry.status !== 200) return 0;
     if (kind === 'segment') return 3600_000;
-    if (kind === 'master') return c.staticPlaylistTtlMs;
+    if (kind === 'master') return c.masterTtlMs;
     if (kind === 'status') return 1000;
     // A playlist with ENDLIST never changes again.
     return entry.body.includes('#EXT-X-ENDLIST') ? c.staticPlaylistTtlMs : c.playlistTtlMs;

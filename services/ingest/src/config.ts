@@ -39,6 +39,18 @@ export const ingestConfig = {
       graceMs: Type.Integer({ minimum: 0, default: 30_000 }),
       /** Streams this instance transcodes into the ladder at once; others are passthrough (copy only). */
       transcodeSlots: Type.Integer({ minimum: 0, maximum: 64, default: 1 }),
+      /**
+       * A ladder that encodes slower than its input arrives (an overloaded machine) would fall further
+       * behind live every second: below `minSpeed` (media seconds out per media second in, over
+       * `windowSeconds` of input) the stream drops to passthrough and frees its slot. 0: never.
+       */
+      ladderFallback: Type.Object(
+        {
+          minSpeed: Type.Number({ minimum: 0, maximum: 10, default: 0.95 }),
+          windowSeconds: Type.Integer({ minimum: 1, maximum: 300, default: 10 }),
+        },
+        { default: {}, additionalProperties: false },
+      ),
       ladder: Type.Array(Rendition, {
         minItems: 1,
         maxItems: 6,

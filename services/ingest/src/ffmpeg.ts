@@ -91,11 +91,16 @@ export interface FfmpegRun {
   kill(): void;
 }
 
-/** Starts ffmpeg; `onSpeed` gets `speed=` from `-progress` (1.0 = real time). */
+/** Starts ffmpeg; `onSpeed` gets `speed=` from `-progress` (1.0 = real time), `onProgress` its output time. */
 export function startFfmpeg(
   binary: string,
   args: string[],
-  handlers: { onSpeed: (speed: number) => void; onStderr: (line: string) => void },
+  handlers: {
+    onSpeed: (speed: number) => void;
+    /** Media seconds written so far (`out_time_us`), once per progress report. */
+    onProgress?: (outSeconds: number) => void;
+    onStderr: (line: string) => void;
+  },
 ): FfmpegRun {
   const child = spawn(binary, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
@@ -109,6 +114,11 @@ export function startFfmpeg(
     const lines = buffered.split('\n');
     buffered = lines.pop() ?? '';
     for (const line of lines) {
+      if (line.startsWith('out_time_us=')) {
+        const us = Number(line.slice(12));
+        if (Number.isFinite(us) && us > 0) handlers.onProgress?.(us / 1e6);
+        continue;
+      }
       if (!line.startsWith('speed=')) continue;
       const speed = Number.parseFloat(line.slice(6));
       if (Number.isFinite(speed)) handlers.onSpeed(speed);

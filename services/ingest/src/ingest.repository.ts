@@ -40,6 +40,11 @@ export function setState(db: Db, streamId: string, state: LiveState, epoch?: num
     .execute();
 }
 
+/** The ladder was dropped (too slow): a takeover continues the stream as passthrough. */
+export function setPassthrough(db: Db, streamId: string) {
+  return db.updateTable('lives').set({ transcoded: false }).where('stream_id', '=', streamId).execute();
+}
+
 /** One statement for every stream this instance holds. */
 export function heartbeat(db: Db, streamIds: readonly string[]) {
   if (streamIds.length === 0) return Promise.resolve();

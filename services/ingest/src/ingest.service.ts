@@ -89,6 +89,11 @@ function ingestMetrics(registry: Registry) {
       labelNames: ['reason'],
       registers: [registry],
     }),
+    fallbacks: new Counter({
+      name: 'ingest_ladder_fallbacks_total',
+      help: 'Ladders dropped to passthrough because ffmpeg fell behind its input',
+      registers: [registry],
+    }),
     publishes: new Counter({ name: 'ingest_publishes_total', help: 'Accepted publishes', registers: [registry] }),
     segments: new Counter({
       name: 'ingest_segments_total',
@@ -167,6 +172,10 @@ export class Ingest {
       log,
       onSpeed: (streamId, speed) => this.#metrics.speed.set({ stream: streamId }, speed),
       onRestart: () => this.#metrics.restarts.inc(),
+      onFallback: () => {
+        this.#metrics.fallbacks.inc();
+        this.#updateGauges();
+      },
       onSegment: (_streamId, rendition, bytes) => {
         this.#metrics.segments.inc({ rendition });
         this.#metrics.segmentBytes.inc(bytes);
@@ -268,7 +277,7 @@ export class Ingest {
       );
       return {
         accept: true,
-        onTag: (tag, kind) => live.onTag(tag, kind),
+        onTag: (tag, kind, dts) => live.onTag(tag, kind, dts),
         onClose: () => void this.#publisherGone(live, connection),
       };
     });

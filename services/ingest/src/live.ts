@@ -40,6 +40,8 @@ export interface LiveDeps {
   onSpeed: (streamId: string, speed: number) => void;
   onRestart: (streamId: string) => void;
   onSegment: (streamId: string, rendition: string, bytes: number) => void;
+  /** The ladder fell behind its input and was dropped: the stream is passthrough from now on. */
+  onFallback: (streamId: string, speed: number) => void;
 }
 
 interface Track {
@@ -69,8 +71,9 @@ export const archiveRendition = (ladder: readonly RenditionConfig[]) =>
 export class Live {
   readonly streamId: string;
   readonly channelId: string;
-  readonly transcoded: boolean;
-  readonly renditions: readonly RenditionConfig[];
+  /** Holds a transcode slot; false from the start (none free) or after the ladder fell behind. */
+  transcoded: boolean;
+  renditions: readonly RenditionConfig[];
   // Every held blocking reload on the origin listens here: no listener limit.
   readonly events = new EventEmitter().setMaxListeners(0);
   state: 'publishing' | 'reconnecting' | 'ended' = 'publishing';
@@ -86,6 +89,12 @@ export class Live {
   #poller: NodeJS.Timeout | undefined;
   #polling: Promise<void> | undefined;
   #restarts: number[] = [];
+  /** Media time (ms, FLV dts) of the newest tag fed to this run, and where the run started. */
+  #fedMs: number | undefined;
+  #firstFedMs = 0;
+  /** (input, output) media seconds at each progress report of this run: how fast the ladder encodes. */
+  #progress: { fed: number; out: number }[] = [];
+  #fallingBack = false;
   #masterWritten = false;
   #ended = false;
   /** Serializes attach, detach, restarts and the end. */
@@ -150,7 +159,7 @@ export class Live {
     });
   }
 
-  onTag(tag: Buffer, kind: TagKind) {
+  onTag(tag: Buffer, kind: TagKind, dts = 0) {
     if (kind === 'metadata') this.#headers.metadata = tag;
     else if (kind === 'audio-header') this.#headers.audio = tag;
     else if (kind === 'video-header') this.#headers.video = tag;
@@ -162,8 +171,63 @@ export class Live {
         return;
       }
       this.#waitingKeyframe = false;
+      this.#firstFedMs = dts;
     }
     ffmpeg.write(tag);
+    if (kind === 'video' || kind === 'keyframe' || kind === 'audio') this.#fedMs = Math.max(this.#fedMs ?? dts, dts);
+  }
+
+  /**
+   * The ladder's speed against its input, over the last `windowSeconds` of input media: a stalled
+   * publisher stalls both sides (no verdict), an encoder that cannot keep up writes less than it got.
+   */
+  #onProgress(outSeconds: number) {
+    const { minSpeed, windowSeconds } = this.#deps.config.ladderFallback;
+    if (!this.transcoded || this.#fallingBack || minSpeed === 0 || this.#fedMs === undefined) return;
+    const fed = (this.#fedMs - this.#firstFedMs) / 1000;
+    const samples = this.#progress;
+    samples.push({ fed, out: outSeconds });
+    while (samples.length > 2 && fed - (samples[1]?.fed ?? fed) >= windowSeconds) samples.shift();
+    const first = samples[0];
+    if (!first || fed - first.fed < windowSeconds) return;
+    const speed = (outSeconds - first.out) / (fed - first.fed);
+    if (speed < minSpeed) this.#fallBack(speed);
+  }
+
+  /**
+   * Passthrough from now on: the ladder's ffmpeg finishes its segment, the lower renditions' playlists
+   * end, the master lists the source only, and a new run copies the source (a discontinuity).
+   */
+  #fallBack(speed: number) {
+    this.#fallingBack = true;
+    void this.#run(async () => {
+      if (this.#ended || !this.transcoded) return;
+      const { config, storage, db, log } = this.#deps;
+      this.transcoded = false;
+      this.renditions = [archiveRendition(config.ladder)];
+      log.warn({ streamId: this.streamId, speed: Math.round(speed * 1000) / 1000 }, 'ladder behind live: passthrough');
+      const run = this.#ffmpeg;
+      // Retired, not crashed: its exit starts no restart.
+      this.#ffmpeg = undefined;
+      run?.end();
+      await this.#ffmpegExited;
+      for (const [name, track] of this.#tracks) {
+        if (track === this.#archive) continue;
+        this.#tracks.delete(name);
+        if (track.segments.length > 0)
+          await storage.put(keys.media(this.streamId, name), Buffer.from(this.#livePlaylist(track, true)), M3U8);
+      }
+      this.#masterWritten = false;
+      await this.#writeMaster();
+      await repo.setPassthrough(db, this.streamId);
+      this.#deps.onFallback(this.streamId, speed);
+      if (this.state === 'publishing') {
+        this.#startEpoch();
+        await repo.setState(db, this.streamId, 'publishing', this.#epoch);
+      }
+    }).finally(() => {
+      this.#fallingBack = false;
+    });
   }
 
   #startEpoch() {
@@ -173,6 +237,8 @@ export class Live {
       t.seen.clear();
       t.discontinuity = t.nextSeq > 0;
     }
+    this.#fedMs = undefined;
+    this.#progress = [];
     const { config, log } = this.#deps;
     // ffmpeg's hls muxer creates files, not folders.
     for (const r of this.renditions) mkdirSync(join(this.#epochDir(epoch), r.name), { recursive: true });
@@ -180,6 +246,9 @@ export class Live {
       onSpeed: (speed) => {
         this.speed = speed;
         this.#deps.onSpeed(this.streamId, speed);
+      },
+      onProgress: (out) => {
+        if (this.#ffmpeg === run) this.#onProgress(out);
       },
       onStderr: (line) => log.warn({ streamId: this.streamId, epoch, ffmpeg: line }, 'ffmpeg says'),
     });
@@ -189,9 +258,11 @@ export class Live {
     run.write(flvHeader());
     for (const tag of [this.#headers.metadata, this.#headers.audio, this.#headers.video]) if (tag) run.write(tag);
     this.#ffmpegExited = run.exited.then(async ({ code, signal }) => {
-      if (this.#ffmpeg === run) this.#ffmpeg = undefined;
+      // Ended on purpose (a fallback) when it is no longer the current run.
+      const current = this.#ffmpeg === run;
+      if (current) this.#ffmpeg = undefined;
       await this.#collect(epoch).catch(() => {});
-      if (this.state === 'publishing' && !this.#ended) {
+      if (current && this.state === 'publishing' && !this.#ended) {
         log.warn({ streamId: this.streamId, epoch, code, signal }, 'ffmpeg died mid-stream: restarting it');
         this.#deps.onRestart(this.streamId);
         void this.#restart();
@@ -317,16 +388,15 @@ export class Live {
       );
       return;
     }
+    await this.#writeMaster();
+  }
+
+  async #writeMaster() {
     const variants = [...this.#tracks.values()].map((t) => t.variant);
-    if (!this.#masterWritten && variants.every((v) => v !== undefined)) {
-      this.#masterWritten = true;
-      await this.#deps.storage.put(
-        keys.master(this.streamId),
-        Buffer.from(masterPlaylist(variants as Variant[])),
-        M3U8,
-      );
-      this.events.emit('master');
-    }
+    if (this.#masterWritten || !variants.every((v) => v !== undefined)) return;
+    this.#masterWritten = true;
+    await this.#deps.storage.put(keys.master(this.streamId), Buffer.from(masterPlaylist(variants as Variant[])), M3U8);
+    this.events.emit('master');
   }
 
   /** The newest archive segment on local disk (a live thumbnail's source). */

@@ -46,6 +46,8 @@ export interface MediaPlatform {
   workDir: string;
   mediaDir: string;
   edge: string;
+  /** A service's admin port (metrics). */
+  adminUrl(name: string): string;
   close(): Promise<void>;
 }
 
@@ -83,6 +85,8 @@ export async function startMedia(
             storage: { kind: 'filesystem', dir: mediaDir },
             ladder: testLadder,
             preset: 'ultrafast',
+            // A loaded test machine must not drop the ladder under a test that expects it (passthrough.test.ts forces it).
+            ladderFallback: { minSpeed: 0 },
             graceMs: 3000,
             thumbnailIntervalMs: 2000,
             heartbeatMs: 500,
@@ -128,6 +132,11 @@ export async function startMedia(
     workDir,
     mediaDir,
     edge: platform.url('edge'),
+    adminUrl(name) {
+      const s = platform.services.get(name);
+      if (!s) throw new Error(`${name} is not running`);
+      return s.adminUrl;
+    },
     async close() {
       await platform.close();
       if (!options.backend) await backend.close();
