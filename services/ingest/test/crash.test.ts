@@ -233,7 +233,9 @@ describe.skipIf(!dbKinds.includes('postgres'))('ingest killed mid-stream (SIGKIL
     const total = published + again.sentSeconds();
     if (process.env.INGEST_CRASH_LOG) console.log({ published, again: again.sentSeconds(), probed });
     expect(total - probed).toBeLessThan(1.5);
-    expect(probed).toBeLessThan(total + 0.5);
+    // Nothing twice (the crashed run's segments stored again would add seconds); each run's last
+    // segment may be reported a little long, hence 1 s.
+    expect(probed).toBeLessThan(total + 1);
     expect(await filesUnder(workDir)).toEqual([]);
   }, 150_000);
 });
