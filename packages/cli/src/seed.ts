@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { AppError, InternalAuth, ServiceClient } from '@livehouse/kit';
+import { AppError, type Clients, clientsFor, InternalAuth, ServiceClient } from '@livehouse/kit';
 import { services } from './services.ts';
 
 export const DEMO_PASSWORD = 'livehouse-demo';
@@ -15,7 +15,6 @@ const CATEGORIES = [
   ['strategy', 'Strategy'],
 ] as const;
 
-type Client = (name: string) => ServiceClient;
 type Actor = { id: string; roles: ('viewer' | 'streamer' | 'admin')[] };
 
 /**
@@ -24,16 +23,13 @@ type Actor = { id: string; roles: ('viewer' | 'streamer' | 'admin')[] };
  */
 export async function seed(urls: Map<string, string>, secrets: Record<string, string>) {
   const auth = new InternalAuth(secrets.LIVEHOUSE_INTERNAL_KEY ?? '');
-  const clients = new Map(
+  const made = Object.fromEntries(
     [...urls].map(([name, url]) => [name, new ServiceClient(name, url, { caller: 'seed', auth })]),
   );
-  const client = (name: string) => {
-    const c = clients.get(name);
-    if (!c) throw new Error(`seeding needs the ${name} service`);
-    return c;
-  };
+  // A service that is not running throws when its client is touched.
+  const client = clientsFor('seed', made);
   const admin = { id: await ensureAccount(client, 'admin'), roles: ['admin' as const] };
-  await client('auth').call('PUT', `/accounts/${admin.id}/roles/admin`, { user: admin });
+  await client.auth.grantRole({ params: { id: admin.id, role: 'admin' }, user: admin });
   try {
     const ids: string[] = [];
     for (let i = 1; i <= USERS; i++) ids.push(await ensureAccount(client, `viewer_${String(i).padStart(2, '0')}`));
@@ -43,11 +39,11 @@ export async function seed(urls: Map<string, string>, secrets: Record<string, st
       for (let k = 1; k <= 5; k++) {
         const me = ids[i]!;
         const target = ids[(i + k) % ids.length]!;
-        await client('user').call('PUT', `/users/${me}/following/${target}`, { user: { id: me, roles: ['viewer'] } });
+        await client.user.follow({ params: { id: me, targetId: target }, user: { id: me, roles: ['viewer'] } });
         follows++;
       }
     }
-    if (!clients.has('contents')) return `${ids.length} users (password '${DEMO_PASSWORD}'), ${follows} follows`;
+    if (!urls.has('contents')) return `${ids.length} users (password '${DEMO_PASSWORD}'), ${follows} follows`;
 
     const categories = [];
     for (const [slug, name] of CATEGORIES) categories.push(await ensureCategory(client, admin, slug, name));
@@ -56,46 +52,45 @@ export async function seed(urls: Map<string, string>, secrets: Record<string, st
     for (let i = 1; i <= STREAMERS; i++) {
       const handle = `streamer_${String(i).padStart(2, '0')}`;
       const id = await ensureAccount(client, handle);
-      await client('auth').call('PUT', `/accounts/${id}/roles/streamer`, { user: admin });
+      await client.auth.grantRole({ params: { id, role: 'streamer' }, user: admin });
       const streamer = { id, roles: ['viewer' as const, 'streamer' as const] };
       const category = categories[i % categories.length]!;
       const channel = await ensureChannel(client, streamer, `${handle}'s ${category.name} channel`, category.id);
       if (i <= 3 && !channel.featured) {
-        await client('contents').call('PATCH', `/channels/${channel.id}`, { body: { featured: true }, user: admin });
+        await client.contents.updateChannel({ params: { id: channel.id }, body: { featured: true }, user: admin });
       }
       // Viewers follow streamers, so home's "following live" has something to show.
       for (let v = 0; v < ids.length; v += i) {
-        await client('user').call('PUT', `/users/${ids[v]}/following/${id}`, {
-          user: { id: ids[v]!, roles: ['viewer'] },
-        });
+        const viewer = ids[v] as string;
+        await client.user.follow({ params: { id: viewer, targetId: id }, user: { id: viewer, roles: ['viewer'] } });
       }
       if (i <= 6) {
         const streamId =
           channel.liveStreamId ?? (await goLive(client, streamer, channel.id, `${category.name} marathon #${i}`));
-        await client('contents').call('PUT', `/streams/${streamId}/viewers`, { body: { count: 1000 - i * 100 } });
+        await client.contents.setViewers({ params: { id: streamId }, body: { count: 1000 - i * 100 } });
         live++;
       } else {
-        const past = await client('contents').get<{ items: unknown[] }>(`/channels/${channel.id}/archives`);
+        const past = await client.contents.archives({ params: { id: channel.id } });
         if (past.items.length === 0) {
           const streamId = await goLive(client, streamer, channel.id, `Yesterday's ${category.name} session`);
-          await client('contents').call('POST', `/streams/${streamId}/end`, { user: streamer });
+          await client.contents.endStream({ params: { id: streamId }, user: streamer });
         }
         archives++;
       }
     }
     let wallets = 0;
-    if (clients.has('payment')) {
+    if (urls.has('payment')) {
       // Through the verified path: a checkout per pack, paid at the embedded provider, credited by its signed webhook.
       for (const [i, id] of ids.entries()) {
         for (const n of [1, 2]) {
           const key = `seed-checkout-${i + 1}-${n}`;
           const viewer = { id, roles: ['viewer' as const] };
-          const checkout = await client('payment').call<{ status: string; url: string | null }>('POST', '/checkouts', {
+          const checkout = await client.payment.openCheckout({
             body: { packId: 'p500' },
             headers: { 'idempotency-key': key },
             user: viewer,
           });
-          if (checkout.body.status === 'open' && checkout.body.url) await payLocally(checkout.body.url);
+          if (checkout.status === 'open' && checkout.url) await payLocally(checkout.url);
         }
         wallets++;
       }
@@ -106,7 +101,7 @@ export async function seed(urls: Map<string, string>, secrets: Record<string, st
       `${wallets} wallets with 1000 points`,
     ].join('; ');
   } finally {
-    await Promise.all([...clients.values()].map((c) => c.close()));
+    await Promise.all(Object.values(made).map((c) => c.close()));
   }
 }
 
@@ -119,55 +114,42 @@ async function payLocally(url: string) {
   }
 }
 
-async function ensureAccount(client: Client, handle: string) {
+async function ensureAccount(client: Clients, handle: string) {
   try {
-    const res = await client('auth').call<{ account: { id: string } }>('POST', '/accounts', {
+    const session = await client.auth.signUp({
       body: { handle, email: `${handle}@demo.livehouse.dev`, password: DEMO_PASSWORD },
     });
-    return res.body.account.id;
+    return session.account.id;
   } catch (err) {
     if (!(err instanceof AppError) || (err.code !== 'handle_taken' && err.code !== 'email_taken')) throw err;
-    return (await client('user').get<{ id: string }>(`/users/by-handle/${handle}`)).id;
+    return (await client.user.byHandle({ params: { handle } })).id;
   }
 }
 
 const conflict = (err: unknown) => err instanceof AppError && err.status === 409;
 
-async function ensureCategory(client: Client, admin: Actor, slug: string, name: string) {
+async function ensureCategory(client: Clients, admin: Actor, slug: string, name: string) {
   try {
-    return (
-      await client('contents').call<{ id: string; name: string }>('POST', '/categories', {
-        body: { slug, name },
-        user: admin,
-      })
-    ).body;
+    return await client.contents.createCategory({ body: { slug, name }, user: admin });
   } catch (err) {
     if (!conflict(err)) throw err;
-    return client('contents').get<{ id: string; name: string }>(`/categories/${slug}`);
+    return client.contents.category({ params: { slug } });
   }
 }
 
-async function ensureChannel(client: Client, streamer: Actor, title: string, categoryId: string) {
-  type Channel = { id: string; featured: boolean; liveStreamId: string | null };
+async function ensureChannel(client: Clients, streamer: Actor, title: string, categoryId: string) {
   try {
-    const res = await client('contents').call<{ channel: Channel }>('POST', '/channels', {
-      body: { title, categoryId },
-      user: streamer,
-    });
-    return res.body.channel;
+    return (await client.contents.createChannel({ body: { title, categoryId }, user: streamer })).channel;
   } catch (err) {
     if (!conflict(err)) throw err;
-    return client('contents').get<Channel>(`/channels/by-owner/${streamer.id}`);
+    return client.contents.channelOf({ params: { userId: streamer.id } });
   }
 }
 
-async function goLive(client: Client, streamer: Actor, channelId: string, title: string) {
-  const created = await client('contents').call<{ id: string }>('POST', `/channels/${channelId}/streams`, {
-    body: { title },
-    user: streamer,
-  });
-  await client('contents').call('POST', `/streams/${created.body.id}/start`, { user: streamer });
-  return created.body.id;
+async function goLive(client: Clients, streamer: Actor, channelId: string, title: string) {
+  const created = await client.contents.createStream({ params: { id: channelId }, body: { title }, user: streamer });
+  await client.contents.startStream({ params: { id: created.id }, user: streamer });
+  return created.id;
 }
 
 /** `livehouse seed`: against a running `livehouse up` that uses the same data folder. */

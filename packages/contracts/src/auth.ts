@@ -1,5 +1,6 @@
 import { type Static, Type } from 'typebox';
 import { Handle, Id, Role, Text } from './common.ts';
+import { route } from './routes.ts';
 
 export const Email = Type.String({ format: 'email', maxLength: 254 });
 export const Password = Text({ minLength: 10, maxLength: 128, description: '10–128 characters' });
@@ -75,3 +76,15 @@ export interface AccessTokenClaims {
 
 /** Header in which the BFF forwards the end user's IP address to backends (login rate limits). */
 export const CLIENT_IP_HEADER = 'x-livehouse-client-ip';
+
+/** The internal API other services call (the kit generates `clients.auth` from it). */
+export const routes = {
+  signUp: route({ method: 'POST', path: '/accounts', body: SignUpBody, response: Session }),
+  logIn: route({ method: 'POST', path: '/sessions', body: LogInBody, response: Session }),
+  refresh: route({ method: 'POST', path: '/sessions/refresh', body: RefreshBody, response: Session }),
+  /** 204: no body. */
+  logOut: route({ method: 'POST', path: '/sessions/logout', body: RefreshBody, response: Type.Void() }),
+  jwks: route({ method: 'GET', path: '/.well-known/jwks.json', response: Jwks }),
+  account: route({ method: 'GET', path: '/accounts/:id', params: AccountParams, response: Account }),
+  grantRole: route({ method: 'PUT', path: '/accounts/:id/roles/:role', params: RoleParams, response: Account }),
+};

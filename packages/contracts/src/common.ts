@@ -31,3 +31,16 @@ export const CursorQuery = Type.Object(
 /** A page of a cursor-paginated list; `nextCursor` is null on the last page. */
 export const Page = <T extends Parameters<typeof Type.Array>[0]>(item: T) =>
   Type.Object({ items: Type.Array(item), nextCursor: Type.Union([Type.String(), Type.Null()]) });
+
+/**
+ * The Idempotency-Key of a write that must happen once (points, stamps, checkouts), whoever chose it: a
+ * client at the BFF or a service deriving one for the service it calls (`derivedIdempotencyKey`).
+ * 100 characters, the limit the public API has always documented; a longer derived key is hashed to fit.
+ */
+export const IDEMPOTENCY_KEY_PATTERN = '^[A-Za-z0-9_.:-]{1,100}$';
+export const IdempotencyKey = Type.String({
+  pattern: IDEMPOTENCY_KEY_PATTERN,
+  description: '1–100 of A–Z a–z 0–9 _ . : -; the same key when you retry',
+});
+/** The headers of a call to an idempotent route: the key is required (a typed client will not compile without it). */
+export const IdempotencyHeaders = Type.Object({ 'idempotency-key': IdempotencyKey });

@@ -1,5 +1,6 @@
 import { type Static, Type } from 'typebox';
 import { CursorQuery, Id, Page, Text } from './common.ts';
+import { route } from './routes.ts';
 
 const Timestamp = Type.String({ format: 'date-time' });
 const NullableTimestamp = Type.Union([Timestamp, Type.Null()]);
@@ -171,3 +172,65 @@ export const RegisterArchiveBody = Type.Object(
   { additionalProperties: false },
 );
 export type RegisterArchiveBody = Static<typeof RegisterArchiveBody>;
+
+/** The internal API other services call (the kit generates `clients.contents` from it). */
+export const routes = {
+  categories: route({ method: 'GET', path: '/categories', response: CategoryList }),
+  category: route({ method: 'GET', path: '/categories/:slug', params: SlugParams, response: Category }),
+  createCategory: route({ method: 'POST', path: '/categories', body: CreateCategoryBody, response: Category }),
+  createChannel: route({ method: 'POST', path: '/channels', body: CreateChannelBody, response: CreatedChannel }),
+  channels: route({ method: 'GET', path: '/channels', query: BatchQuery, response: ChannelList }),
+  channel: route({ method: 'GET', path: '/channels/:id', params: IdParams, response: Channel }),
+  channelOf: route({ method: 'GET', path: '/channels/by-owner/:userId', params: OwnerParams, response: Channel }),
+  updateChannel: route({
+    method: 'PATCH',
+    path: '/channels/:id',
+    params: IdParams,
+    body: UpdateChannelBody,
+    response: Channel,
+  }),
+  newStreamKey: route({ method: 'POST', path: '/channels/:id/stream-key', params: IdParams, response: StreamKey }),
+  verifyStreamKey: route({
+    method: 'POST',
+    path: '/stream-keys/verify',
+    body: VerifyStreamKeyBody,
+    response: VerifiedStreamKey,
+  }),
+  archives: route({
+    method: 'GET',
+    path: '/channels/:id/archives',
+    params: IdParams,
+    query: ListQuery,
+    response: StreamPage,
+  }),
+  createStream: route({
+    method: 'POST',
+    path: '/channels/:id/streams',
+    params: IdParams,
+    body: CreateStreamBody,
+    response: Stream,
+  }),
+  streams: route({ method: 'GET', path: '/streams', query: BatchQuery, response: StreamList }),
+  live: route({ method: 'GET', path: '/streams/live', query: LiveQuery, response: StreamPage }),
+  featured: route({ method: 'GET', path: '/streams/featured', query: ListQuery, response: StreamPage }),
+  stream: route({ method: 'GET', path: '/streams/:id', params: IdParams, response: Stream }),
+  startStream: route({ method: 'POST', path: '/streams/:id/start', params: IdParams, response: Stream }),
+  endStream: route({ method: 'POST', path: '/streams/:id/end', params: IdParams, response: Stream }),
+  setViewers: route({
+    method: 'PUT',
+    path: '/streams/:id/viewers',
+    params: IdParams,
+    body: ViewerCountBody,
+    response: ViewerCount,
+  }),
+  /** Ingest's: the RTMP publish of a verified key makes the channel live, its end ends the stream. */
+  goLive: route({ method: 'POST', path: '/ingest/channels/:id/live', params: IdParams, response: Stream }),
+  ingestEnded: route({ method: 'POST', path: '/ingest/streams/:id/end', params: IdParams, response: Stream }),
+  registerArchive: route({
+    method: 'PUT',
+    path: '/ingest/streams/:id/archive',
+    params: IdParams,
+    body: RegisterArchiveBody,
+    response: Stream,
+  }),
+};

@@ -1,5 +1,6 @@
 import { type Static, Type } from 'typebox';
 import { Text } from './common.ts';
+import { route } from './routes.ts';
 
 // The media plane's API: the HLS paths the edge serves to players and pulls from ingest's origin
 // (under `/media`), and what the BFF puts in stream and channel views.
@@ -59,3 +60,8 @@ export function lastSequence(text: string) {
   }
   return seq < 0 || count < 0 || !Number.isSafeInteger(seq) ? -1 : seq + count;
 }
+
+/** The edge's internal API (the BFF asks it where a stream plays). */
+export const routes = {
+  status: route({ method: 'GET', path: '/streams/:streamId/status', params: StreamParams, response: PlaybackStatus }),
+};

@@ -1,5 +1,6 @@
 import { type Static, Type } from 'typebox';
-import { Id } from './common.ts';
+import { Id, IdempotencyHeaders } from './common.ts';
+import { route } from './routes.ts';
 
 /**
  * The payment service: point packs sold through a payment provider (Stripe). Points are credited
@@ -94,3 +95,18 @@ export const WebhookReceipt = Type.Object({
   applied: Type.Boolean(),
 });
 export type WebhookReceipt = Static<typeof WebhookReceipt>;
+
+/** The internal API other services call (the kit generates `clients.payment` from it). */
+export const routes = {
+  packs: route({ method: 'GET', path: '/packs', response: Packs }),
+  openCheckout: route({
+    method: 'POST',
+    path: '/checkouts',
+    headers: IdempotencyHeaders,
+    body: CheckoutBody,
+    response: Checkout,
+  }),
+  checkout: route({ method: 'GET', path: '/checkouts/:id', params: CheckoutParams, response: Checkout }),
+  stripeWebhook: route({ method: 'POST', path: '/webhooks/stripe', body: WebhookForward, response: WebhookReceipt }),
+  reconciliation: route({ method: 'GET', path: '/admin/reconciliation', response: ProviderReconciliation }),
+};

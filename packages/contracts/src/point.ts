@@ -1,5 +1,5 @@
 import { type Static, Type } from 'typebox';
-import { CursorQuery, Id, Page, Text } from './common.ts';
+import { CursorQuery, Id, IdempotencyHeaders, Page, Text } from './common.ts';
 import { route } from './routes.ts';
 
 /**
@@ -195,7 +195,46 @@ export type Reconciliation = Static<typeof Reconciliation>;
 
 /** The internal API other services call (the kit generates `clients.point` from it). */
 export const routes = {
-  spend: route({ method: 'POST', path: '/spends', body: SpendBody, response: Spend }),
-  purchase: route({ method: 'POST', path: '/purchases', body: PurchaseBody, response: Purchase }),
+  spend: route({ method: 'POST', path: '/spends', headers: IdempotencyHeaders, body: SpendBody, response: Spend }),
+  purchase: route({
+    method: 'POST',
+    path: '/purchases',
+    headers: IdempotencyHeaders,
+    body: PurchaseBody,
+    response: Purchase,
+  }),
+  reverse: route({
+    method: 'POST',
+    path: '/transfers/:id/reversals',
+    params: TransferParams,
+    headers: IdempotencyHeaders,
+    body: ReversalBody,
+    response: Reversal,
+  }),
+  settleDebt: route({
+    method: 'POST',
+    path: '/wallets/:userId/debt/settlements',
+    params: WalletParams,
+    headers: IdempotencyHeaders,
+    body: SettleDebtBody,
+    response: DebtSettlement,
+  }),
+  refund: route({
+    method: 'POST',
+    path: '/transfers/:id/refund',
+    params: TransferParams,
+    headers: IdempotencyHeaders,
+    response: Transfer,
+  }),
+  transfer: route({ method: 'GET', path: '/transfers/:id', params: TransferParams, response: Transfer }),
   wallet: route({ method: 'GET', path: '/wallets/:userId', params: WalletParams, response: Wallet }),
+  history: route({
+    method: 'GET',
+    path: '/wallets/:userId/history',
+    params: WalletParams,
+    query: HistoryQuery,
+    response: HistoryPage,
+  }),
+  providerTotals: route({ method: 'GET', path: '/admin/provider-totals', response: ProviderTotals }),
+  reconciliation: route({ method: 'GET', path: '/admin/reconciliation', response: Reconciliation }),
 };

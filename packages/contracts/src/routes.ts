@@ -12,6 +12,8 @@ export interface RouteDescriptor {
   path: string;
   params?: TSchema;
   query?: TSchema;
+  /** Request headers the route requires (e.g. Idempotency-Key): the call must pass them. */
+  headers?: TSchema;
   body?: TSchema;
   /** The success answer's schema. */
   response: TSchema;

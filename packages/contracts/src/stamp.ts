@@ -1,5 +1,6 @@
 import { type Static, Type } from 'typebox';
-import { Id, Text } from './common.ts';
+import { Id, IdempotencyHeaders as KeyHeaders, Text } from './common.ts';
+import { route } from './routes.ts';
 
 export const Stamp = Type.Object({
   id: Id,
@@ -71,3 +72,25 @@ export const Supporter = Type.Object({
 export type Supporter = Static<typeof Supporter>;
 export const SupporterList = Type.Object({ items: Type.Array(Supporter) });
 export type SupporterList = Static<typeof SupporterList>;
+
+/** The internal API other services call (the kit generates `clients.stamp` from it). */
+export const routes = {
+  catalog: route({ method: 'GET', path: '/catalog', response: Catalog }),
+  catalogVersion: route({ method: 'GET', path: '/catalog/version', response: CatalogVersion }),
+  create: route({ method: 'POST', path: '/stamps', body: CreateStampBody, response: Stamp }),
+  send: route({
+    method: 'POST',
+    path: '/streams/:streamId/stamps',
+    params: StreamParams,
+    headers: KeyHeaders,
+    body: SendStampBody,
+    response: SentStamp,
+  }),
+  supporters: route({
+    method: 'GET',
+    path: '/streams/:streamId/supporters',
+    params: StreamParams,
+    query: SupportersQuery,
+    response: SupporterList,
+  }),
+};

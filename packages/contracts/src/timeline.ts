@@ -1,5 +1,6 @@
 import { type Static, Type } from 'typebox';
 import { CursorQuery, Id, Page } from './common.ts';
+import { route } from './routes.ts';
 
 const Timestamp = Type.String({ format: 'date-time' });
 
@@ -27,3 +28,14 @@ export type TimelinePage = Static<typeof TimelinePage>;
 
 export const TimelineQuery = CursorQuery;
 export const UserParams = Type.Object({ id: Id });
+
+/** The internal API other services call (the kit generates `clients.timeline` from it). */
+export const routes = {
+  timeline: route({
+    method: 'GET',
+    path: '/users/:id/timeline',
+    params: UserParams,
+    query: TimelineQuery,
+    response: TimelinePage,
+  }),
+};

@@ -1,5 +1,6 @@
 import { type Static, Type } from 'typebox';
 import { CursorQuery, Handle, Id, Page, Text } from './common.ts';
+import { route } from './routes.ts';
 
 export const Profile = Type.Object({
   id: Id,
@@ -52,3 +53,39 @@ export const FollowListQuery = CursorQuery;
 
 export const FollowState = Type.Object({ following: Type.Boolean() });
 export type FollowState = Static<typeof FollowState>;
+
+/** The internal API other services call (the kit generates `clients.user` from it). */
+export const routes = {
+  create: route({ method: 'PUT', path: '/users/:id', params: IdParams, body: CreateProfileBody, response: Profile }),
+  profile: route({ method: 'GET', path: '/users/:id', params: IdParams, response: Profile }),
+  byHandle: route({ method: 'GET', path: '/users/by-handle/:handle', params: HandleParams, response: Profile }),
+  batch: route({ method: 'GET', path: '/users', query: BatchQuery, response: ProfileList }),
+  update: route({ method: 'PATCH', path: '/users/:id', params: IdParams, body: UpdateProfileBody, response: Profile }),
+  followState: route({
+    method: 'GET',
+    path: '/users/:id/following/:targetId',
+    params: FollowParams,
+    response: FollowState,
+  }),
+  follow: route({ method: 'PUT', path: '/users/:id/following/:targetId', params: FollowParams, response: FollowState }),
+  unfollow: route({
+    method: 'DELETE',
+    path: '/users/:id/following/:targetId',
+    params: FollowParams,
+    response: FollowState,
+  }),
+  followers: route({
+    method: 'GET',
+    path: '/users/:id/followers',
+    params: IdParams,
+    query: FollowListQuery,
+    response: FollowPage,
+  }),
+  following: route({
+    method: 'GET',
+    path: '/users/:id/following',
+    params: IdParams,
+    query: FollowListQuery,
+    response: FollowPage,
+  }),
+};

@@ -74,4 +74,12 @@ export {
   type ServiceDefinition,
   type SetupContext,
 } from './service.ts';
-export { type Clients, type RouteCall, type RouteInput, type TypedClient, typedClient } from './typed-client.ts';
+export {
+  type Clients,
+  clientsFor,
+  type RouteCall,
+  type RouteInput,
+  type Transport,
+  type TypedClient,
+  typedClient,
+} from './typed-client.ts';

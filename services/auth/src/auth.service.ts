@@ -3,11 +3,11 @@ import type { auth, Role } from '@livehouse/contracts';
 import {
   AppError,
   type Caller,
+  type Clients,
   notFound,
   type RateLimiter,
   rateLimited,
   requireUser,
-  type ServiceClient,
 } from '@livehouse/kit';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
@@ -19,7 +19,7 @@ import { hashRefreshToken, newRefreshToken, type SigningKey, signAccessToken } f
 
 export interface AuthDeps {
   db: Kysely<AuthDatabase>;
-  user: ServiceClient;
+  user: Clients['user'];
   hasher: PasswordHasher;
   key: SigningKey;
   limiter: RateLimiter;
@@ -78,7 +78,7 @@ export function createAuthService(deps: AuthDeps) {
           throw duplicateError(err, body) ?? err;
         });
       try {
-        await deps.user.call('PUT', `/users/${id}`, { body: { handle: body.handle } });
+        await deps.user.create({ params: { id }, body: { handle: body.handle } });
       } catch (err) {
         await repo.deleteAccount(db, id).catch((cleanupErr: unknown) => {
           deps.log.error({ err: cleanupErr, accountId: id }, 'sign-up compensation failed: account without profile');

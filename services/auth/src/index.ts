@@ -19,7 +19,7 @@ export const authService = defineService<{ auth: typeof AuthConfig }, AuthDataba
     const key = await loadSigningKey(ctx.config.secrets.authSigningKey);
     const service = createAuthService({
       db: ctx.db,
-      user: ctx.clients.user!,
+      user: ctx.clients.user,
       hasher: new PasswordHasher(ctx.config.auth.passwordHashing),
       key,
       limiter: ctx.limiter('livehouse:auth:'),

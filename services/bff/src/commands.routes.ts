@@ -1,7 +1,8 @@
 import { auth, contents, payment, point, stamp, Text, user } from '@livehouse/contracts';
-import { AppError, ifNoneMatch, type ResilientBackend, type ServiceApp } from '@livehouse/kit';
+import { AppError, ifNoneMatch, type ServiceApp } from '@livehouse/kit';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
+import type { Backends } from './backends.ts';
 
 /** The end user of this request, or 401 token_missing. */
 export function loggedIn(request: FastifyRequest) {
@@ -50,8 +51,7 @@ const StartStreamBody = Type.Object(
  * Commands clients send, passed to the owning service. Mounted under every client prefix
  * (/app/v1, /web/v1): commands are the same for all clients; views differ.
  */
-export async function commandRoutes(app: ServiceApp, backends: Map<string, ResilientBackend>) {
-  const b = (name: string) => backends.get(name)!;
+export async function commandRoutes(app: ServiceApp, b: Backends) {
   const clientIp = (request: FastifyRequest) => ({ [auth.CLIENT_IP_HEADER]: request.ip });
   const tag = { tags: ['commands'] };
 
@@ -59,30 +59,21 @@ export async function commandRoutes(app: ServiceApp, backends: Map<string, Resil
     '/auth/signup',
     { schema: { ...tag, body: auth.SignUpBody, response: { 201: auth.Session } } },
     async (request, reply) => {
-      const res = await b('auth').call<auth.Session>('POST', '/accounts', {
-        body: request.body,
-        headers: clientIp(request),
-      });
-      return reply.code(201).send(res.body);
+      const session = await b.auth.signUp({ body: request.body, headers: clientIp(request) });
+      return reply.code(201).send(session);
     },
   );
 
   app.post(
     '/auth/login',
     { schema: { ...tag, body: auth.LogInBody, response: { 200: auth.Session } } },
-    async (request) =>
-      b('auth')
-        .call<auth.Session>('POST', '/sessions', { body: request.body, headers: clientIp(request) })
-        .then((r) => r.body),
+    async (request) => b.auth.logIn({ body: request.body, headers: clientIp(request) }),
   );
 
   app.post(
     '/auth/refresh',
     { schema: { ...tag, body: auth.RefreshBody, response: { 200: auth.Session } } },
-    async (request) =>
-      b('auth')
-        .call<auth.Session>('POST', '/sessions/refresh', { body: request.body })
-        .then((r) => r.body),
+    async (request) => b.auth.refresh({ body: request.body }),
   );
 
   const noContent = { 204: Type.Null({ description: 'Logged out: the refresh token and its session are revoked' }) };
@@ -90,7 +81,7 @@ export async function commandRoutes(app: ServiceApp, backends: Map<string, Resil
     '/auth/logout',
     { schema: { ...tag, body: auth.RefreshBody, response: noContent } },
     async (request, reply) => {
-      await b('auth').call('POST', '/sessions/logout', { body: request.body });
+      await b.auth.logOut({ body: request.body });
       // No body and so no content type: sent untyped, since the typed reply would serialize `null`.
       return (reply as FastifyReply).code(204).send();
     },
@@ -98,7 +89,7 @@ export async function commandRoutes(app: ServiceApp, backends: Map<string, Resil
 
   app.get('/me', { schema: { ...tag, response: { 200: user.Profile } } }, async (request) => {
     const me = loggedIn(request);
-    return b('user').get<user.Profile>(`/users/${me.id}`, { user: me });
+    return b.user.profile({ params: { id: me.id }, user: me });
   });
 
   app.patch(
@@ -106,7 +97,7 @@ export async function commandRoutes(app: ServiceApp, backends: Map<string, Resil
     { schema: { ...tag, body: user.UpdateProfileBody, response: { 200: user.Profile } } },
     async (request) => {
       const me = loggedIn(request);
-      return (await b('user').call<user.Profile>('PATCH', `/users/${me.id}`, { body: request.body, user: me })).body;
+      return b.user.update({ params: { id: me.id }, body: request.body, user: me });
     },
   );
 
@@ -114,8 +105,8 @@ export async function commandRoutes(app: ServiceApp, backends: Map<string, Resil
     const route = { schema: { ...tag, params: UserIdParams, response: { 200: user.FollowState } } };
     const handler = async (request: FastifyRequest<{ Params: { userId: string } }>) => {
       const me = loggedIn(request);
-      const path = `/users/${me.id}/following/${request.params.userId}`;
-      return (await b('user').call<user.FollowState>(method, path, { user: me })).body;
+      const input = { params: { id: me.id, targetId: request.params.userId }, user: me };
+      return method === 'PUT' ? b.user.follow(input) : b.user.unfollow(input);
     };
     if (method === 'PUT') app.put('/me/following/:userId', route, handler);
     else app.delete('/me/following/:userId', route, handler);
@@ -125,7 +116,7 @@ export async function commandRoutes(app: ServiceApp, backends: Map<string, Resil
   app.get(
     '/users',
     { schema: { ...tag, querystring: user.BatchQuery, response: { 200: user.ProfileList } } },
-    async (request) => b('user').get<user.ProfileList>('/users', { query: { ids: request.query.ids } }),
+    async (request) => b.user.batch({ query: { ids: request.query.ids } }),
   );
 
   for (const direction of ['followers', 'following'] as const) {
@@ -139,8 +130,7 @@ export async function commandRoutes(app: ServiceApp, backends: Map<string, Resil
           response: { 200: user.FollowPage },
         },
       },
-      async (request) =>
-        b('user').get<user.FollowPage>(`/users/${request.params.id}/${direction}`, { query: request.query }),
+      async (request) => b.user[direction]({ params: { id: request.params.id }, query: request.query }),
     );
   }
 
@@ -154,25 +144,21 @@ export async function commandRoutes(app: ServiceApp, backends: Map<string, Resil
     async (request, reply) => {
       const me = loggedIn(request);
       const asStreamer = { ...me, roles: [...new Set([...me.roles, 'streamer' as const])] };
-      const res = await b('contents').call<contents.CreatedChannel>('POST', '/channels', {
-        body: request.body,
-        user: asStreamer,
-      });
+      const created = await b.contents.createChannel({ body: request.body, user: asStreamer });
       if (!me.roles.includes('streamer') && !me.roles.includes('admin')) {
-        await b('auth')
-          .call('PUT', `/accounts/${me.id}/roles/streamer`, { user: me })
+        await b.auth
+          .grantRole({ params: { id: me.id, role: 'streamer' }, user: me })
           .catch((err: unknown) => request.log.warn({ err }, 'streamer role not granted now: the event will'));
       }
-      return reply.code(201).send(res.body);
+      return reply.code(201).send(created);
     },
   );
 
   // A new stream key for the caller's channel, shown once; the old one stops working at once.
   app.post('/me/channel/stream-key', { schema: { ...tag, response: { 200: contents.StreamKey } } }, async (request) => {
     const me = loggedIn(request);
-    const channel = await b('contents').get<contents.Channel>(`/channels/by-owner/${me.id}`, { user: me });
-    return (await b('contents').call<contents.StreamKey>('POST', `/channels/${channel.id}/stream-key`, { user: me }))
-      .body;
+    const channel = await b.contents.channelOf({ params: { userId: me.id }, user: me });
+    return b.contents.newStreamKey({ params: { id: channel.id }, user: me });
   });
 
   // Go live: a stream on the caller's channel, started at once.
@@ -181,15 +167,10 @@ export async function commandRoutes(app: ServiceApp, backends: Map<string, Resil
     { schema: { ...tag, body: StartStreamBody, response: { 201: contents.Stream } } },
     async (request, reply) => {
       const me = loggedIn(request);
-      const channel = await b('contents').get<contents.Channel>(`/channels/by-owner/${me.id}`, { user: me });
-      const created = await b('contents').call<contents.Stream>('POST', `/channels/${channel.id}/streams`, {
-        body: request.body,
-        user: me,
-      });
-      const started = await b('contents').call<contents.Stream>('POST', `/streams/${created.body.id}/start`, {
-        user: me,
-      });
-      return reply.code(201).send(started.body);
+      const channel = await b.contents.channelOf({ params: { userId: me.id }, user: me });
+      const created = await b.contents.createStream({ params: { id: channel.id }, body: request.body, user: me });
+      const started = await b.contents.startStream({ params: { id: created.id }, user: me });
+      return reply.code(201).send(started);
     },
   );
 
@@ -198,8 +179,7 @@ export async function commandRoutes(app: ServiceApp, backends: Map<string, Resil
     { schema: { ...tag, params: contents.IdParams, response: { 200: contents.Stream } } },
     async (request) => {
       const me = loggedIn(request);
-      return (await b('contents').call<contents.Stream>('POST', `/streams/${request.params.id}/end`, { user: me }))
-        .body;
+      return b.contents.endStream({ params: { id: request.params.id }, user: me });
     },
   );
 
@@ -207,7 +187,7 @@ export async function commandRoutes(app: ServiceApp, backends: Map<string, Resil
   // The points arrive when the provider's signed webhook says it was paid; no client route credits points.
   app.get('/me/points/packs', { schema: { ...tag, response: { 200: payment.Packs } } }, async (request) => {
     const me = loggedIn(request);
-    return b('payment').get<payment.Packs>('/packs', { user: me });
+    return b.payment.packs({ user: me });
   });
 
   app.post(
@@ -218,12 +198,12 @@ export async function commandRoutes(app: ServiceApp, backends: Map<string, Resil
     async (request, reply) => {
       const me = loggedIn(request);
       const key = idempotencyKey(request);
-      const res = await b('payment').call<payment.Checkout>('POST', '/checkouts', {
+      const checkout = await b.payment.openCheckout({
         body: request.body,
         user: me,
         headers: { 'idempotency-key': key },
       });
-      return reply.code(201).send(res.body);
+      return reply.code(201).send(checkout);
     },
   );
 
@@ -232,7 +212,7 @@ export async function commandRoutes(app: ServiceApp, backends: Map<string, Resil
     { schema: { ...tag, params: payment.CheckoutParams, response: { 200: payment.Checkout } } },
     async (request) => {
       const me = loggedIn(request);
-      return b('payment').get<payment.Checkout>(`/checkouts/${request.params.id}`, { user: me });
+      return b.payment.checkout({ params: { id: request.params.id }, user: me });
     },
   );
 
@@ -241,13 +221,13 @@ export async function commandRoutes(app: ServiceApp, backends: Map<string, Resil
     { schema: { ...tag, querystring: point.HistoryQuery, response: { 200: point.HistoryPage } } },
     async (request) => {
       const me = loggedIn(request);
-      return b('point').get<point.HistoryPage>(`/wallets/${me.id}/history`, { query: request.query, user: me });
+      return b.point.history({ params: { userId: me.id }, query: request.query, user: me });
     },
   );
 
   app.get('/me/points', { schema: { ...tag, response: { 200: point.Wallet } } }, async (request) => {
     const me = loggedIn(request);
-    return b('point').get<point.Wallet>(`/wallets/${me.id}`, { user: me });
+    return b.point.wallet({ params: { userId: me.id }, user: me });
   });
 
   app.post(
@@ -264,7 +244,8 @@ export async function commandRoutes(app: ServiceApp, backends: Map<string, Resil
     async (request, reply) => {
       const me = loggedIn(request);
       const key = idempotencyKey(request);
-      const res = await b('stamp').call<stamp.SentStamp>('POST', `/streams/${request.params.streamId}/stamps`, {
+      const res = await b.stamp.send.result({
+        params: { streamId: request.params.streamId },
         body: request.body,
         user: me,
         headers: { 'idempotency-key': key },
@@ -284,7 +265,7 @@ export async function commandRoutes(app: ServiceApp, backends: Map<string, Resil
       },
     },
     async (request, reply) => {
-      const catalog = await b('stamp').get<stamp.Catalog>('/catalog');
+      const catalog = await b.stamp.catalog();
       const etag = `"${catalog.version}"`;
       reply.header('etag', etag).header('cache-control', 'public, max-age=60');
       // A 304 has no body, so no content type either (RFC 9110 §15.4.5): sent untyped, not as JSON `null`.
@@ -299,9 +280,7 @@ export async function commandRoutes(app: ServiceApp, backends: Map<string, Resil
  * Mounted at the root (not per client). The body is kept as text — parsed and re-serialized JSON
  * would no longer match its signature — and only the signature header goes along.
  */
-export async function webhookRoutes(app: ServiceApp, backends: Map<string, ResilientBackend>) {
-  const paymentBackend = backends.get('payment');
-  if (!paymentBackend) throw new Error('the BFF forwards webhooks to payment: it must depend on it');
+export async function webhookRoutes(app: ServiceApp, b: Backends) {
   app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: 262_144 }, (_request, body, done) =>
     done(null, body),
   );
@@ -320,10 +299,7 @@ export async function webhookRoutes(app: ServiceApp, backends: Map<string, Resil
         throw new AppError('webhook_signature_invalid', 'send the Stripe-Signature header the provider signed');
       }
       if (typeof request.body !== 'string') throw new AppError('bad_request', 'the webhook body must be JSON');
-      const res = await paymentBackend.call<payment.WebhookReceipt>('POST', '/webhooks/stripe', {
-        body: { payload: request.body, signature },
-      });
-      return res.body;
+      return b.payment.stripeWebhook({ body: { payload: request.body, signature } });
     },
   );
 }

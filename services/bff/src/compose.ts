@@ -1,6 +1,7 @@
-import { AppError, type ResilientBackend } from '@livehouse/kit';
+import { AppError } from '@livehouse/kit';
 import type { Counter } from 'prom-client';
 import type { EndUser } from './access-token.ts';
+import type { Backends } from './backends.ts';
 
 /** What a section's fetch sees: the request and the results of the sections it depends on. */
 export interface SectionContext {
@@ -8,7 +9,7 @@ export interface SectionContext {
   params: Record<string, string>;
   /** Results of the sections named in `dependsOn` (their default when they failed). */
   results: Record<string, unknown>;
-  backend(name: string): ResilientBackend;
+  backends: Backends;
   deadline: number;
   /** Multiplies every section timeout (config `bff.timeoutScale`): slow test machines, not production. */
   timeoutScale: number;

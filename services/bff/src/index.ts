@@ -8,10 +8,10 @@ import {
   ServiceClient,
   trustedProxies,
 } from '@livehouse/kit';
-import type { JSONWebKeySet } from 'jose';
 import { Counter } from 'prom-client';
 import { Type } from 'typebox';
 import { AccessTokenVerifier } from './access-token.ts';
+import { backendsOf } from './backends.ts';
 import { chatProxy } from './chat.proxy.ts';
 import { commandRoutes, loggedIn, webhookRoutes } from './commands.routes.ts';
 import { SectionCache } from './compose.ts';
@@ -70,30 +70,27 @@ export const bffService = defineService({
   routes: async (app, ctx) => {
     const own = ctx.config.bff;
     const backendMetrics = createBackendMetrics(ctx.metrics.registry);
-    const backends = new Map(
-      Object.entries(ctx.clients).map(([name, client]) => [
-        name,
-        new ResilientBackend(client, { timeoutMs: own.commandTimeoutMs, ...own.backends[name] }, backendMetrics),
-      ]),
-    );
     // The media plane is optional (an API-only deployment has none): the edge is a backend only when configured.
     const edgeUrl = ctx.config.services.edge;
-    if (edgeUrl) {
-      const edge = new ServiceClient('edge', edgeUrl, { caller: 'bff', auth: ctx.internalAuth });
-      app.addHook('onClose', () => edge.close());
-      backends.set(
-        'edge',
-        new ResilientBackend(edge, { timeoutMs: own.commandTimeoutMs, ...own.backends.edge }, backendMetrics),
-      );
-    }
+    const edge = edgeUrl ? new ServiceClient('edge', edgeUrl, { caller: 'bff', auth: ctx.internalAuth }) : undefined;
+    if (edge) app.addHook('onClose', () => edge.close());
+    const backends = backendsOf(
+      ctx.clients,
+      edge,
+      (client) =>
+        new ResilientBackend(
+          client,
+          { timeoutMs: own.commandTimeoutMs, ...own.backends[client.target] },
+          backendMetrics,
+        ),
+    );
     const degradedCounter = new Counter({
       name: 'bff_degraded_sections_total',
       help: 'View sections answered from a last known value or a default, by view and section',
       labelNames: ['view', 'section'],
       registers: [ctx.metrics.registry],
     });
-    const auth = backends.get('auth')!;
-    const verifier = new AccessTokenVerifier(() => auth.get<JSONWebKeySet>('/.well-known/jwks.json'));
+    const verifier = new AccessTokenVerifier(() => backends.auth.jwks());
     const limiter = ctx.limiter('livehouse:ratelimit:');
 
     if (own.docs) {

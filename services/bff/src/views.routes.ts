@@ -1,9 +1,10 @@
 import { hash } from 'node:crypto';
 import { contents } from '@livehouse/contracts';
-import { ifNoneMatch, type ResilientBackend, type ServiceApp } from '@livehouse/kit';
+import { ifNoneMatch, type ServiceApp } from '@livehouse/kit';
 import type { FastifyReply } from 'fastify';
 import type { Counter } from 'prom-client';
 import { Type } from 'typebox';
+import type { Backends } from './backends.ts';
 import { compose, type SectionCache } from './compose.ts';
 import { shapes } from './views/shapes.ts';
 import { type ViewName, views } from './views/views.ts';
@@ -20,18 +21,13 @@ export async function viewRoutes(
   app: ServiceApp,
   options: {
     client: 'app' | 'web';
-    backends: Map<string, ResilientBackend>;
+    backends: Backends;
     budgetMs: number;
     timeoutScale: number;
     cache: SectionCache;
     degradedCounter: Counter<'view' | 'section'>;
   },
 ) {
-  const backend = (name: string) => {
-    const b = options.backends.get(name);
-    if (!b) throw new Error(`the bff has no backend ${name}`);
-    return b;
-  };
   for (const name of Object.keys(views) as ViewName[]) {
     const { path, params } = routes[name];
     const { schema, shape } = shapes[options.client][name];
@@ -52,7 +48,7 @@ export async function viewRoutes(
           {
             user: request.caller.user as never,
             params: (request.params ?? {}) as Record<string, string>,
-            backend,
+            backends: options.backends,
             deadline: Date.now() + options.budgetMs,
             timeoutScale: options.timeoutScale,
           },

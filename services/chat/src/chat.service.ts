@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { chat, EventEnvelope } from '@livehouse/contracts';
-import type { Caller, ServiceClient } from '@livehouse/kit';
+import type { Caller, Clients } from '@livehouse/kit';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
 import { Gauge, type Registry } from 'prom-client';
@@ -26,7 +26,7 @@ export type { Admission } from './sessions.ts';
 export interface ChatHubOptions {
   db: Kysely<ChatDatabase>;
   log: RoomLog;
-  contents: ServiceClient;
+  contents: Clients['contents'];
   config: ChatConfig;
   logger: FastifyBaseLogger;
   viewers: ViewerCounter;

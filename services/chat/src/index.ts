@@ -64,7 +64,7 @@ export const chatService = defineService<{ chat: typeof ChatConfig }, ChatDataba
     const hub = new ChatHub({
       db: ctx.db,
       log,
-      contents: ctx.clients.contents!,
+      contents: ctx.clients.contents,
       config,
       logger: ctx.log,
       viewers,

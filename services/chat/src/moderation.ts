@@ -1,5 +1,5 @@
-import { chat, type contents } from '@livehouse/contracts';
-import { AppError, type Caller, notFound, type ServiceClient } from '@livehouse/kit';
+import { chat } from '@livehouse/contracts';
+import { AppError, type Caller, type Clients, notFound } from '@livehouse/kit';
 import type { Kysely } from 'kysely';
 import * as repo from './chat.repository.ts';
 import type { ChatDatabase } from './db.ts';
@@ -30,14 +30,14 @@ export class Moderation {
   readonly #log: RoomLog;
   readonly #rooms: Rooms;
   readonly #writer: RoomWriter;
-  readonly #contents: ServiceClient;
+  readonly #contents: Clients['contents'];
 
   constructor(options: {
     db: Kysely<ChatDatabase>;
     log: RoomLog;
     rooms: Rooms;
     writer: RoomWriter;
-    contents: ServiceClient;
+    contents: Clients['contents'];
   }) {
     this.#db = options.db;
     this.#log = options.log;
@@ -89,7 +89,7 @@ export class Moderation {
   /** The owner (or an admin) changes a channel's settings; its live room learns them in order. */
   async updateSettings(channelId: string, caller: Caller, patch: chat.UpdateRoomSettingsBody) {
     if (!caller.user) throw new AppError('unauthorized', 'log in first');
-    const channel = await this.#contents.get<contents.Channel>(`/channels/${channelId}`);
+    const channel = await this.#contents.channel({ params: { id: channelId } });
     if (channel.ownerId !== caller.user.id && !caller.user.roles.includes('admin')) {
       throw new AppError('forbidden', 'only the channel owner or an admin may change its chat settings');
     }

@@ -1,5 +1,5 @@
-import type { chat, contents } from '@livehouse/contracts';
-import type { ServiceClient } from '@livehouse/kit';
+import type { chat } from '@livehouse/contracts';
+import type { Clients } from '@livehouse/kit';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { ChatConfig } from './chat.config.ts';
@@ -11,7 +11,7 @@ import type { LogEntry, RoomLog } from './room-log.ts';
 export interface RoomsOptions {
   db: Kysely<ChatDatabase>;
   log: RoomLog;
-  contents: ServiceClient;
+  contents: Clients['contents'];
   config: ChatConfig;
   logger: FastifyBaseLogger;
   /** Items that change a room's state (bans, settings), in log order, before clients get them. */
@@ -25,7 +25,7 @@ export interface RoomsOptions {
 export class Rooms {
   readonly #db: Kysely<ChatDatabase>;
   readonly #log: RoomLog;
-  readonly #contents: ServiceClient;
+  readonly #contents: Clients['contents'];
   readonly #config: ChatConfig;
   readonly #logger: FastifyBaseLogger;
   readonly #onItem: RoomsOptions['onItem'];
@@ -53,7 +53,7 @@ export class Rooms {
   async streamInfo(streamId: string, fresh = false): Promise<StreamInfo> {
     const cached = this.#streams.get(streamId);
     if (cached && !fresh && cached.expiresAt > Date.now()) return cached.info;
-    const stream = await this.#contents.get<contents.Stream>(`/streams/${streamId}`);
+    const stream = await this.#contents.stream({ params: { id: streamId } });
     const info: StreamInfo = {
       streamId,
       channelId: stream.channelId,

@@ -1,5 +1,4 @@
-import type { contents } from '@livehouse/contracts';
-import { AppError, type ServiceClient } from '@livehouse/kit';
+import { AppError, type Clients } from '@livehouse/kit';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { StreamInfo } from './room.ts';
@@ -78,13 +77,13 @@ export class RedisViewerCounter implements ViewerCounter {
  */
 export class ViewerReporter {
   readonly #counter: ViewerCounter;
-  readonly #contents: ServiceClient;
+  readonly #contents: Clients['contents'];
   readonly #logger: FastifyBaseLogger;
   readonly #instanceId: string;
   readonly #reported = new Map<string, number>();
   readonly #totals = new Map<string, number>();
 
-  constructor(counter: ViewerCounter, contents: ServiceClient, logger: FastifyBaseLogger, instanceId: string) {
+  constructor(counter: ViewerCounter, contents: Clients['contents'], logger: FastifyBaseLogger, instanceId: string) {
     this.#counter = counter;
     this.#contents = contents;
     this.#logger = logger;
@@ -107,9 +106,7 @@ export class ViewerReporter {
         }
         if (this.#reported.get(info.streamId) === total) return;
         try {
-          await this.#contents.call<contents.ViewerCount>('PUT', `/streams/${info.streamId}/viewers`, {
-            body: { count: total },
-          });
+          await this.#contents.setViewers({ params: { id: info.streamId }, body: { count: total } });
           this.#reported.set(info.streamId, total);
         } catch (err) {
           // The stream ended meanwhile (409) or contents is down: the next round tries again.

@@ -1,6 +1,5 @@
 import { hostname } from 'node:os';
-import type { contents } from '@livehouse/contracts';
-import { AppError, type InternalAuth, type ServiceClient } from '@livehouse/kit';
+import { AppError, type Clients, type InternalAuth } from '@livehouse/kit';
 import type { ObjectStorage } from '@livehouse/kit/storage';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
@@ -26,7 +25,7 @@ export interface IngestDeps {
   db: Kysely<IngestDatabase>;
   storage: ObjectStorage;
   log: FastifyBaseLogger;
-  contents: ServiceClient;
+  contents: Clients['contents'];
   /** Base URL of the thumbnail service (live frames are PUT there as JPEG). */
   thumbnailUrl: string | undefined;
   internalAuth: InternalAuth;
@@ -238,11 +237,7 @@ export class Ingest {
     if (!KEY_FORMAT.test(req.key)) throw new Refusal('bad_key', 'stream key refused');
     let channelId: string;
     try {
-      ({ channelId } = (
-        await this.#deps.contents.call<contents.VerifiedStreamKey>('POST', '/stream-keys/verify', {
-          body: { key: req.key },
-        })
-      ).body);
+      ({ channelId } = await this.#deps.contents.verifyStreamKey({ body: { key: req.key } }));
     } catch (err) {
       if (err instanceof AppError && err.code === 'not_found') throw new Refusal('bad_key', 'stream key refused');
       throw err;
@@ -285,8 +280,7 @@ export class Ingest {
 
   /** The channel's stream goes live in contents; this instance takes it (over, after another instance died). */
   async #open(channelId: string) {
-    const stream = await this.#deps.contents.call<contents.Stream>('POST', `/ingest/channels/${channelId}/live`);
-    const streamId = stream.body.id;
+    const { id: streamId } = await this.#deps.contents.goLive({ params: { id: channelId } });
     const { db, config } = this.#deps;
     const previous = await repo.findLive(db, streamId);
     const held = previous && previous.state !== 'ended';
@@ -367,9 +361,10 @@ export class Ingest {
   async #finish(streamId: string) {
     const { db, contents, log } = this.#deps;
     const archive = await finalizeArchive(this.#deps, streamId);
-    await contents.call('POST', `/ingest/streams/${streamId}/end`);
+    await contents.ingestEnded({ params: { id: streamId } });
     if (archive.segments > 0) {
-      await contents.call('PUT', `/ingest/streams/${streamId}/archive`, {
+      await contents.registerArchive({
+        params: { id: streamId },
         body: { durationSeconds: Math.round(archive.durationSeconds * 1000) / 1000 },
       });
     }

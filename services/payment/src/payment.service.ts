@@ -1,5 +1,5 @@
-import type { payment, point } from '@livehouse/contracts';
-import { AppError, type Caller, type ServiceClient } from '@livehouse/kit';
+import type { payment } from '@livehouse/contracts';
+import { AppError, type Caller, type Clients } from '@livehouse/kit';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
 import Stripe from 'stripe';
@@ -9,7 +9,7 @@ import * as repo from './payment.repository.ts';
 export interface PaymentsOptions {
   db: Kysely<PaymentDatabase>;
   stripe: Stripe;
-  point: ServiceClient;
+  point: Clients['point'];
   packs: readonly payment.Pack[];
   successUrl: string;
   cancelUrl: string;
@@ -216,11 +216,11 @@ export function createPayments(o: PaymentsOptions) {
     try {
       let transferId = checkout.transfer_id;
       if (!transferId) {
-        const res = await o.point.call<point.Purchase>('POST', '/purchases', {
+        const purchase = await o.point.purchase({
           body: { userId: checkout.user_id, paymentId: pi, amount: Number(checkout.points), reference: checkout.id },
           headers: { 'idempotency-key': `purchase:${pi}` },
         });
-        transferId = res.body.transferId;
+        transferId = purchase.transferId;
         await repo.setTransfer(o.db, checkout.id, transferId);
       }
       const back = await repo.takenBack(o.db, pi);
@@ -231,14 +231,15 @@ export function createPayments(o: PaymentsOptions) {
       if (total > 0) {
         const cause = back.disputed > 0 ? 'dispute' : 'refund';
         const reference = (cause === 'dispute' ? back.disputeReference : back.refundReference) ?? pi;
-        const res = await o.point.call<point.Reversal>('POST', `/transfers/${transferId}/reversals`, {
+        const reversal = await o.point.reverse({
+          params: { id: transferId },
           body: { total, cause, reference },
           headers: { 'idempotency-key': `reversal:${pi}:${total}:${reference}` },
         });
         await repo.recordReversal(o.db, {
           paymentIntent: pi,
           total,
-          transferId: res.body.transferId,
+          transferId: reversal.transferId,
           reference,
           cause,
         });
@@ -258,7 +259,7 @@ export function createPayments(o: PaymentsOptions) {
   async function reconcile(): Promise<payment.ProviderReconciliation> {
     const [ours, ledger, unapplied] = await Promise.all([
       repo.providerSide(o.db),
-      o.point.get<point.ProviderTotals>('/admin/provider-totals'),
+      o.point.providerTotals(),
       repo.unappliedEvents(o.db),
     ]);
     const violations: { invariant: string; detail: string }[] = [];

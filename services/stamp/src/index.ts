@@ -35,7 +35,7 @@ export const stampService = defineService<typeof config, StampDatabase>({
     await stampRoutes(app, {
       db: ctx.db,
       catalog: new Catalog(ctx.db, imageBaseUrl),
-      contents: ctx.clients.contents!,
+      contents: ctx.clients.contents,
       point: ctx.clients.point,
       // Shared across pods when Redis is configured; per process otherwise (embedded mode).
       limiter: ctx.limiter('livehouse:stamp:'),

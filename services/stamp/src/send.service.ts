@@ -1,15 +1,14 @@
-import type { Apis, contents, point, stamp } from '@livehouse/contracts';
+import type { point, stamp } from '@livehouse/contracts';
 import {
   AppError,
   type Caller,
+  type Clients,
   forbidden,
   notFound,
   type RateLimit,
   type RateLimiter,
   rateLimited,
   requireUser,
-  type ServiceClient,
-  type TypedClient,
   writeEvent,
 } from '@livehouse/kit';
 import type { Kysely } from 'kysely';
@@ -21,8 +20,8 @@ import * as repo from './stamp.repository.ts';
 export interface SendDeps {
   db: Kysely<StampDatabase>;
   catalog: Catalog;
-  contents: ServiceClient;
-  point: TypedClient<Apis['point']>;
+  contents: Clients['contents'];
+  point: Clients['point'];
   limiter: RateLimiter;
   freeLimit: RateLimit;
 }
@@ -53,7 +52,7 @@ export async function sendStamp(
 
   const item = await repo.findStamp(deps.db, stampId);
   if (!item) throw notFound('the stamp');
-  const stream = await deps.contents.get<contents.Stream>(`/streams/${streamId}`, { user });
+  const stream = await deps.contents.stream({ params: { id: streamId }, user });
   if (stream.state !== 'live') {
     throw new AppError('stream_not_live', `the stream is ${stream.state}: stamps can only be sent while it is live`);
   }

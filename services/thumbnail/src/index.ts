@@ -35,7 +35,7 @@ export const thumbnailService = defineService<
       db: ctx.db,
       storage: createObjectStorage(config.storage, ctx.config.secrets),
       config,
-      contents: ctx.clients.contents as ThumbnailDeps['contents'],
+      contents: ctx.clients.contents,
       remote: config.remoteImages.enabled ? new RemoteImageFetcher(config.remoteImages) : undefined,
       log: ctx.log,
       renders: new Semaphore(config.maxConcurrent),

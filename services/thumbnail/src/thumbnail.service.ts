@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { contents, EventData, thumbnail } from '@livehouse/contracts';
-import { AppError, type Caller, type ServiceClient } from '@livehouse/kit';
+import { AppError, type Caller, type Clients } from '@livehouse/kit';
 import type { ObjectStorage } from '@livehouse/kit/storage';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
@@ -15,7 +15,7 @@ export interface ThumbnailDeps {
   db: Kysely<ThumbnailDatabase>;
   storage: ObjectStorage;
   config: ThumbnailConfig;
-  contents: ServiceClient;
+  contents: Clients['contents'];
   remote: RemoteImageFetcher | undefined;
   log: FastifyBaseLogger;
   renders: Semaphore;
@@ -113,7 +113,7 @@ export async function onStreamStarted(
 }
 
 async function streamFacts(deps: ThumbnailDeps, streamId: string) {
-  const stream = await deps.contents.get<contents.Stream>(`/streams/${streamId}`);
+  const stream = await deps.contents.stream({ params: { id: streamId } });
   return { stream, ...factsOf(stream) };
 }
 
@@ -163,7 +163,7 @@ export async function uploadChannelImage(
 ): Promise<thumbnail.ChannelImage> {
   const user = caller.user;
   if (!user) throw new AppError('unauthorized', 'log in first: this needs a user');
-  const channel = await deps.contents.get<contents.Channel>(`/channels/${channelId}`);
+  const channel = await deps.contents.channel({ params: { id: channelId } });
   if (channel.ownerId !== user.id && !user.roles.includes('admin')) {
     throw new AppError('forbidden', "only the channel's owner or an admin may change its image");
   }

@@ -1,4 +1,6 @@
+import { apis, type RouteTable } from '@livehouse/contracts';
 import fp from 'fastify-plugin';
+import { contractProblems, type RegisteredRoute, registeredRoutes } from '../route-contract.ts';
 import type { ServiceApp, ServiceConfig, ServiceContext, ServiceDefinition, SetupContext } from '../service.ts';
 
 declare module 'fastify' {
@@ -36,7 +38,15 @@ export const servicePlugin = fp<{ def: AnyDefinition; config: ServiceConfig<neve
     };
     ctx.deps = def.setup ? await def.setup(ctx) : undefined;
     app.decorate('serviceDeps', ctx.deps);
+    const routes: RegisteredRoute[] = [];
+    app.addHook('onRoute', (options) => {
+      routes.push(...registeredRoutes(options));
+    });
     await app.register(async (scope) => def.routes(scope as unknown as ServiceApp, ctx));
+    // The contract its callers' typed clients are made from must be what the service serves: else it does not start.
+    const contract = (apis as Record<string, RouteTable>)[def.name];
+    const problems = contract ? contractProblems(def.name, contract, routes) : [];
+    if (problems.length > 0) throw new Error(`${def.name} does not serve its contract:\n${problems.join('\n')}`);
     const background = def.background ? await def.background(ctx) : undefined;
     app.addHook('preClose', async () => background?.stop());
     await app.startEvents(ctx, def.consumes);

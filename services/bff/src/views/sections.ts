@@ -10,13 +10,19 @@ const loggedIn = (ctx: SectionContext) => ctx.user !== undefined;
 const asViewer = (ctx: SectionContext) => (ctx.user ? { user: ctx.user } : {});
 /** Call options of a section: the request's deadline and the section's own timeout. */
 export const opts = (ctx: SectionContext) => ({ deadline: ctx.deadline, timeoutMs: ctx.timeoutMs });
+/** The view's path parameter (the view's route declares it, so it is there). */
+export const param = (ctx: SectionContext, name: string) => {
+  const value = ctx.params[name];
+  if (value === undefined) throw new Error(`the view has no path parameter ${name}`);
+  return value;
+};
 
 export const wallet: Section<point.Wallet | null> = {
   backend: 'point',
   timeoutMs: 250,
   fallback: null,
   when: loggedIn,
-  fetch: (ctx) => ctx.backend('point').get(`/wallets/${me(ctx)}`, { ...opts(ctx), user: ctx.user! }),
+  fetch: (ctx) => ctx.backends.point.wallet({ ...opts(ctx), params: { userId: me(ctx) }, user: ctx.user! }),
 };
 
 export const catalogVersion: Section<{ version: string } | null> = {
@@ -24,7 +30,7 @@ export const catalogVersion: Section<{ version: string } | null> = {
   timeoutMs: 200,
   fallback: null,
   cache: { key: () => 'v', ttlMs: 5000 },
-  fetch: (ctx) => ctx.backend('stamp').get('/catalog/version', opts(ctx)),
+  fetch: (ctx) => ctx.backends.stamp.catalogVersion(opts(ctx)),
 };
 
 export const catalog: Section<stamp.Catalog | null> = {
@@ -32,7 +38,7 @@ export const catalog: Section<stamp.Catalog | null> = {
   timeoutMs: 300,
   fallback: null,
   cache: { key: () => 'all', ttlMs: 5000 },
-  fetch: (ctx) => ctx.backend('stamp').get('/catalog', opts(ctx)),
+  fetch: (ctx) => ctx.backends.stamp.catalog(opts(ctx)),
 };
 
 export const liveNow: Section<contents.StreamPage> = {
@@ -40,7 +46,7 @@ export const liveNow: Section<contents.StreamPage> = {
   timeoutMs: 300,
   fallback: emptyPage,
   cache: { key: () => 'top', ttlMs: 1000 },
-  fetch: (ctx) => ctx.backend('contents').get('/streams/live', { ...opts(ctx), query: { limit: 50 } }),
+  fetch: (ctx) => ctx.backends.contents.live({ ...opts(ctx), query: { limit: 50 } }),
 };
 
 export const featured: Section<contents.StreamPage> = {
@@ -48,7 +54,7 @@ export const featured: Section<contents.StreamPage> = {
   timeoutMs: 300,
   fallback: emptyPage,
   cache: { key: () => 'top', ttlMs: 5000 },
-  fetch: (ctx) => ctx.backend('contents').get('/streams/featured', { ...opts(ctx), query: { limit: 10 } }),
+  fetch: (ctx) => ctx.backends.contents.featured({ ...opts(ctx), query: { limit: 10 } }),
 };
 
 export const following: Section<user.FollowPage> = {
@@ -57,7 +63,7 @@ export const following: Section<user.FollowPage> = {
   fallback: emptyPage,
   when: loggedIn,
   fetch: (ctx) =>
-    ctx.backend('user').get(`/users/${me(ctx)}/following`, { ...opts(ctx), query: { limit: 100 }, ...asViewer(ctx) }),
+    ctx.backends.user.following({ ...opts(ctx), params: { id: me(ctx) }, query: { limit: 100 }, ...asViewer(ctx) }),
 };
 
 /** One batch lookup for every user a view mentions: never one call per item. */
@@ -73,7 +79,7 @@ export function profilesOf(
     fetch: async (ctx) => {
       const unique = [...new Set(ids(ctx.results).filter((id): id is string => id !== undefined))].slice(0, 100);
       if (unique.length === 0) return {};
-      const list = await ctx.backend('user').get<user.ProfileList>('/users', {
+      const list = await ctx.backends.user.batch({
         ...opts(ctx),
         query: { ids: unique.join(',') },
       });
@@ -93,9 +99,11 @@ export const viewerFollows = (
   when: (ctx) =>
     loggedIn(ctx) && ownerOf(ctx.results[dependsOn]) !== undefined && ownerOf(ctx.results[dependsOn]) !== me(ctx),
   fetch: async (ctx) => {
-    const target = ownerOf(ctx.results[dependsOn]);
-    const state = await ctx.backend('user').get<user.FollowState>(`/users/${me(ctx)}/following/${target}`, {
+    const targetId = ownerOf(ctx.results[dependsOn]);
+    if (targetId === undefined) return false;
+    const state = await ctx.backends.user.followState({
       ...opts(ctx),
+      params: { id: me(ctx), targetId },
       user: ctx.user!,
     });
     return state.following;
@@ -109,7 +117,7 @@ export const timeline: Section<tl.TimelinePage> = {
   fallback: emptyPage,
   when: loggedIn,
   fetch: (ctx) =>
-    ctx.backend('timeline').get(`/users/${me(ctx)}/timeline`, { ...opts(ctx), query: { limit: 20 }, user: ctx.user! }),
+    ctx.backends.timeline.timeline({ ...opts(ctx), params: { id: me(ctx) }, query: { limit: 20 }, user: ctx.user! }),
 };
 
 /**
@@ -125,13 +133,9 @@ export function playback(dependsOn: string, streamIdOf: (result: unknown) => str
     dependsOn: [dependsOn],
     when: (ctx) => Boolean(streamIdOf(ctx.results[dependsOn])),
     fetch: async (ctx) => {
-      let edge: ReturnType<SectionContext['backend']>;
-      try {
-        edge = ctx.backend('edge');
-      } catch {
-        return null;
-      }
-      return edge.get<media.PlaybackStatus>(`/streams/${streamIdOf(ctx.results[dependsOn])}/status`, opts(ctx));
+      const streamId = streamIdOf(ctx.results[dependsOn]);
+      if (!ctx.backends.edge || !streamId) return null;
+      return ctx.backends.edge.status({ ...opts(ctx), params: { streamId } });
     },
   } satisfies Section<media.PlaybackStatus | null>;
 }

@@ -29,7 +29,7 @@ export const views = {
       timeoutMs: 300,
       required: true,
       fallback: null,
-      fetch: (ctx) => ctx.backend('contents').get<contents.Stream>(`/streams/${ctx.params.id}`, s.opts(ctx)),
+      fetch: (ctx) => ctx.backends.contents.stream({ ...s.opts(ctx), params: { id: s.param(ctx, 'id') } }),
     },
     channel: {
       backend: 'contents',
@@ -37,11 +37,10 @@ export const views = {
       fallback: null,
       dependsOn: ['stream'],
       fetch: (ctx) =>
-        ctx
-          .backend('contents')
-          .get<contents.Channel>(`/channels/${(ctx.results.stream as contents.Stream).channelId}`, {
-            ...s.opts(ctx),
-          }),
+        ctx.backends.contents.channel({
+          ...s.opts(ctx),
+          params: { id: (ctx.results.stream as contents.Stream).channelId },
+        }),
     },
     streamer: {
       backend: 'user',
@@ -49,9 +48,7 @@ export const views = {
       fallback: null,
       dependsOn: ['stream'],
       fetch: (ctx) =>
-        ctx.backend('user').get<user.Profile>(`/users/${(ctx.results.stream as contents.Stream).ownerId}`, {
-          ...s.opts(ctx),
-        }),
+        ctx.backends.user.profile({ ...s.opts(ctx), params: { id: (ctx.results.stream as contents.Stream).ownerId } }),
     },
     viewerFollows: s.viewerFollows('stream', (r) => (r as contents.Stream | null)?.ownerId),
     catalog: s.catalog,
@@ -60,8 +57,9 @@ export const views = {
       timeoutMs: 250,
       fallback: { items: [] },
       fetch: (ctx) =>
-        ctx.backend('stamp').get<stamp.SupporterList>(`/streams/${ctx.params.id}/supporters`, {
+        ctx.backends.stamp.supporters({
           ...s.opts(ctx),
+          params: { streamId: s.param(ctx, 'id') },
           query: { limit: 10 },
         }),
     },
@@ -78,7 +76,7 @@ export const views = {
       timeoutMs: 300,
       required: true,
       fallback: null,
-      fetch: (ctx) => ctx.backend('contents').get<contents.Channel>(`/channels/${ctx.params.id}`, s.opts(ctx)),
+      fetch: (ctx) => ctx.backends.contents.channel({ ...s.opts(ctx), params: { id: s.param(ctx, 'id') } }),
     },
     streamer: {
       backend: 'user',
@@ -86,8 +84,9 @@ export const views = {
       fallback: null,
       dependsOn: ['channel'],
       fetch: (ctx) =>
-        ctx.backend('user').get<user.Profile>(`/users/${(ctx.results.channel as contents.Channel).ownerId}`, {
+        ctx.backends.user.profile({
           ...s.opts(ctx),
+          params: { id: (ctx.results.channel as contents.Channel).ownerId },
         }),
     },
     liveStream: {
@@ -96,22 +95,17 @@ export const views = {
       fallback: null,
       dependsOn: ['channel'],
       when: (ctx) => (ctx.results.channel as contents.Channel).liveStreamId !== null,
-      fetch: (ctx) =>
-        ctx
-          .backend('contents')
-          .get<contents.Stream>(`/streams/${(ctx.results.channel as contents.Channel).liveStreamId}`, {
-            ...s.opts(ctx),
-          }),
+      fetch: async (ctx) => {
+        const id = (ctx.results.channel as contents.Channel).liveStreamId;
+        return id === null ? null : ctx.backends.contents.stream({ ...s.opts(ctx), params: { id } });
+      },
     },
     archives: {
       backend: 'contents',
       timeoutMs: 300,
       fallback: { items: [], nextCursor: null },
       fetch: (ctx) =>
-        ctx.backend('contents').get<contents.StreamPage>(`/channels/${ctx.params.id}/archives`, {
-          ...s.opts(ctx),
-          query: { limit: 20 },
-        }),
+        ctx.backends.contents.archives({ ...s.opts(ctx), params: { id: s.param(ctx, 'id') }, query: { limit: 20 } }),
     },
     viewerFollows: s.viewerFollows('channel', (r) => (r as contents.Channel | null)?.ownerId),
     // Not live: still asked (with the channel's id), for the edge's base URL of the archives' VODs.
@@ -127,16 +121,13 @@ export const views = {
       timeoutMs: 250,
       required: true,
       fallback: null,
-      fetch: (ctx) => ctx.backend('user').get<user.Profile>(`/users/${ctx.params.id}`, s.opts(ctx)),
+      fetch: (ctx) => ctx.backends.user.profile({ ...s.opts(ctx), params: { id: s.param(ctx, 'id') } }),
     },
     channel: {
       backend: 'contents',
       timeoutMs: 250,
       fallback: null,
-      fetch: (ctx) =>
-        ctx.backend('contents').get<contents.Channel>(`/channels/by-owner/${ctx.params.id}`, {
-          ...s.opts(ctx),
-        }),
+      fetch: (ctx) => ctx.backends.contents.channelOf({ ...s.opts(ctx), params: { userId: s.param(ctx, 'id') } }),
     },
     viewerFollows: s.viewerFollows('profile', (r) => (r as user.Profile | null)?.id),
   },

@@ -1,0 +1,60 @@
+import { authService } from '@livehouse/auth';
+import { bffService } from '@livehouse/bff';
+import { chatService } from '@livehouse/chat';
+import { contentsService } from '@livehouse/contents';
+import { dbKinds, startTestPlatform, type TestPlatform } from '@livehouse/kit/testing';
+import { freePort } from '@livehouse/kit/testing/ports';
+import { paymentService } from '@livehouse/payment';
+import { pointService } from '@livehouse/point';
+import { stampService } from '@livehouse/stamp';
+import { timelineService } from '@livehouse/timeline';
+import { userService } from '@livehouse/user';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seed } from '../src/seed.ts';
+
+// `livehouse up` seeds its first start through the services' typed clients: the data must land, twice the same.
+describe('livehouse seed', () => {
+  let p: TestPlatform;
+  beforeAll(async () => {
+    // The embedded payment provider delivers its signed webhooks to the BFF, which forwards them to payment.
+    const bffPort = await freePort();
+    p = await startTestPlatform(
+      [
+        userService,
+        authService,
+        contentsService,
+        pointService,
+        stampService,
+        timelineService,
+        chatService,
+        paymentService,
+        bffService,
+      ],
+      dbKinds[0] ?? 'pglite',
+      {
+        config: (name) =>
+          name === 'payment'
+            ? { payment: { provider: 'local', local: { webhookUrl: `http://127.0.0.1:${bffPort}/webhooks/stripe` } } }
+            : name === 'bff'
+              ? { http: { host: '127.0.0.1', port: bffPort, adminPort: 0 } }
+              : {},
+      },
+    );
+  }, 120_000);
+  afterAll(async () => p?.close());
+
+  it('when seeding twice, then the demo data is there once: users, follows, channels, live streams, archives, wallets', async () => {
+    const urls = new Map(['auth', 'user', 'contents', 'payment'].map((name) => [name, p.url(name)]));
+    const first = await seed(urls, p.secrets);
+    expect(first).toContain('50 viewers and 10 streamers');
+    expect(first).toContain('6 live streams, 4 archives');
+    expect(first).toContain('50 wallets');
+    expect(await seed(urls, p.secrets)).toBe(first);
+
+    const live = await p.call('contents', 'GET', '/streams/live?limit=50');
+    expect(live.body.items).toHaveLength(6);
+    const viewer = await p.call('user', 'GET', '/users/by-handle/viewer_01');
+    const wallet = await p.call('point', 'GET', `/wallets/${viewer.body.id}`, { user: { id: viewer.body.id } });
+    expect(wallet.body.balance).toBe(1000);
+  }, 240_000);
+});
