@@ -3,7 +3,6 @@ import { bffService } from '@livehouse/bff';
 import { chatService } from '@livehouse/chat';
 import { contentsService } from '@livehouse/contents';
 import { dbKinds, startTestPlatform, type TestPlatform } from '@livehouse/kit/testing';
-import { freePort } from '@livehouse/kit/testing/ports';
 import { paymentService } from '@livehouse/payment';
 import { pointService } from '@livehouse/point';
 import { stampService } from '@livehouse/stamp';
@@ -16,8 +15,7 @@ import { seed } from '../src/seed.ts';
 describe('livehouse seed', () => {
   let p: TestPlatform;
   beforeAll(async () => {
-    // The embedded payment provider delivers its signed webhooks to the BFF, which forwards them to payment.
-    const bffPort = await freePort();
+    // startTestPlatform wires the embedded payment provider's signed webhooks to the BFF, which forwards them.
     p = await startTestPlatform(
       [
         userService,
@@ -31,14 +29,6 @@ describe('livehouse seed', () => {
         bffService,
       ],
       dbKinds[0] ?? 'pglite',
-      {
-        config: (name) =>
-          name === 'payment'
-            ? { payment: { provider: 'local', local: { webhookUrl: `http://127.0.0.1:${bffPort}/webhooks/stripe` } } }
-            : name === 'bff'
-              ? { http: { host: '127.0.0.1', port: bffPort, adminPort: 0 } }
-              : {},
-      },
     );
   }, 120_000);
   afterAll(async () => p?.close());
