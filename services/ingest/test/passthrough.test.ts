@@ -92,7 +92,10 @@ describe('passthrough instead of a refused or late publish', () => {
       publishers.push(publish(`${m.rtmpUrl}/${b.key}`));
       const streamB = await liveStream(m, b.channelId);
       // (read from its log line: with this bar, it is dropped in turn two seconds later)
-      const accepted = m.p.logs.find((l) => l.includes('publish accepted') && l.includes(streamB));
+      // (contents says live before ingest logs the accepted publish)
+      const accepted = await waitFor<string>('the publish to be accepted', async () =>
+        m.p.logs.find((l) => l.includes('publish accepted') && l.includes(streamB)),
+      );
       expect(accepted).toContain('"transcoded":true');
       const metrics = await get(`${m.adminUrl('ingest')}/metrics`);
       expect(metrics.text).toMatch(/^ingest_ladder_fallbacks_total\{[^}]*\} [1-9]$/m);
