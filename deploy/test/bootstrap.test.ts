@@ -7,7 +7,8 @@ import { id, type K8sObject, ofKind, render, repoRoot } from './manifests.ts';
 // biome-ignore lint/suspicious/noExplicitAny: manifests are read field by field
 type Any = any;
 
-const argo = () => render('deploy/argocd/apps');
+/** Both clusters' Argo CD (one cluster per environment). */
+const argo = () => [...render('deploy/argocd/clusters/dev'), ...render('deploy/argocd/clusters/prod')];
 const envs = ['dev', 'prod'] as const;
 const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
 const deploySection = readme.slice(readme.indexOf('## Deploy to Kubernetes'));

@@ -18,7 +18,12 @@ import {
 
 const dev = () => render('deploy/k8s/overlays/dev');
 const prod = () => render('deploy/k8s/overlays/prod');
-const argo = () => render('deploy/argocd/apps');
+/** One cluster per environment: its Argo CD (add-ons, its ApplicationSet) and its namespace's objects. */
+const cluster = (env: 'dev' | 'prod') => [
+  ...render(`deploy/argocd/clusters/${env}`),
+  ...render(`deploy/k8s/overlays/${env}`),
+];
+const argo = () => [...render('deploy/argocd/clusters/dev'), ...render('deploy/argocd/clusters/prod')];
 const both = () => [...dev(), ...prod()];
 
 /** Each policy: the real manifests it must pass, a broken fixture and what it must say about it. */
@@ -127,7 +132,7 @@ const cases: { name: string; policy: Policy; real: () => K8sObject[]; broken: st
   {
     name: 'ExternalDNS is upsert-only, inside the delegated sub-zone, with a TXT owner id; Ingress hosts are inside it',
     policy: (objects) => externalDnsUpsertOnly(objects, ofKind(objects, 'Ingress')),
-    real: () => [...argo(), ...ofKind(both(), 'Ingress')],
+    real: () => cluster('prod'),
     broken: 'external-dns-sync.yaml',
     expected: [
       /policy is sync, not upsert-only/,
@@ -150,12 +155,25 @@ describe('policies', () => {
     });
   });
 
+  it('when the dev cluster is checked, then its ExternalDNS is fenced to its own sub-zone and its hosts are in it', () => {
+    const objects = cluster('dev');
+    expect(externalDnsUpsertOnly(objects, ofKind(objects, 'Ingress'))).toEqual([]);
+    const values = ofKind(objects, 'Application').find((a) => a.spec.source.chart === 'external-dns')?.spec.source.helm
+      .valuesObject;
+    expect(values.txtOwnerId).toBe('livehouse-dev');
+    expect(values.domainFilters).toEqual(['k8s-dev.livehouse.example.com']);
+    // prod's hosts are outside dev's zone: one ExternalDNS per cluster, each writing only its own names.
+    expect(externalDnsUpsertOnly(objects, ofKind(prod(), 'Ingress'))).toContainEqual(expect.stringMatching(/outside/));
+  });
+
   it('when an Ingress host lies outside the ExternalDNS zone, then it is reported', () => {
     const ingress = ofKind(prod(), 'Ingress').map((i) => ({
       ...i,
       spec: { ...i.spec, rules: [{ ...i.spec.rules[0], host: 'api.livehouse.example.org' }] },
     }));
-    expect(externalDnsUpsertOnly(argo(), ingress)).toContainEqual(expect.stringMatching(/outside/));
+    expect(externalDnsUpsertOnly(render('deploy/argocd/clusters/prod'), ingress)).toContainEqual(
+      expect.stringMatching(/outside/),
+    );
   });
 
   it('when the ApplicationSets are expanded, then they yield dev (automated) and prod (manual) Applications', () => {

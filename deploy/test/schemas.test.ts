@@ -5,9 +5,11 @@ import { validateObject } from './schemas.ts';
 const renderedTrees = [
   'deploy/k8s/overlays/dev',
   'deploy/k8s/overlays/prod',
-  'deploy/k8s/cluster',
+  'deploy/k8s/clusters/dev',
+  'deploy/k8s/clusters/prod',
   'deploy/k8s/monitoring',
-  'deploy/argocd/apps',
+  'deploy/argocd/clusters/dev',
+  'deploy/argocd/clusters/prod',
 ] as const;
 
 describe('schemas', () => {
@@ -24,9 +26,10 @@ describe('schemas', () => {
     },
   );
 
-  it('when the root Application is read, then it validates too', async () => {
-    const [root] = fixture('../../argocd/root.yaml');
+  it.each(['dev', 'prod'])('when the %s cluster’s root Application is read, then it validates too', async (env) => {
+    const [root] = fixture(`../../argocd/clusters/${env}/root.yaml`);
     await expect(validateObject(root!)).resolves.toBeUndefined();
+    expect(root?.spec.source.path).toBe(`deploy/argocd/clusters/${env}`);
   });
 
   it('when an object has a wrong type, a missing required field or an unknown kind, then validation fails', async () => {

@@ -1,41 +1,47 @@
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import {
   addonsComponent,
+  hostsOf,
   type InfraValues,
   loadBalancerAttributes,
   overlayComponent,
   parseOutputs,
+  readTemplates,
   writeInfraValues,
 } from '@livehouse/cli/infra-values';
-import { afterAll, describe, expect, it } from 'vitest';
-import { parse as parseYamlDoc, stringify as stringifyYaml } from 'yaml';
-import { type K8sObject, parseYaml, render, repoRoot } from './manifests.ts';
+import { allBlocks, type Block, instantiate } from '@livehouse/cli/terraform';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type K8sObject, ofKind, render, repoRoot } from './manifests.ts';
 
 const envs = ['dev', 'prod'] as const;
+type Env = (typeof envs)[number];
 const examplePath = (env: string) => join(repoRoot, 'deploy/terraform/envs', env, 'outputs.example.json');
 const generatedDir = (env: string) => join(repoRoot, 'deploy/terraform/envs', env, 'k8s');
 
-/** The repository's stand-ins for real values (README, "Deploy to Kubernetes"). */
-const PLACEHOLDERS = /111122223333|example\.com|vpc-0123456789abcdef0|ap-northeast-1|certificate\/[0-2]{8}-/;
+/** The repository's stand-ins (example outputs, base files' values): none may survive real outputs. */
+const PLACEHOLDERS =
+  /111122223333|example\.com|vpc-0123456789abcdef0|ap-northeast-1|certificate\/[0-2]{8}-|livehouse-alb-access-logs|\bCLUSTER\b|\bREGION\b/;
 
-/** What a real account's `terraform output -json` gives (none of the placeholders). */
+/** A real account's `terraform output -json` (none of the placeholders): the example with other values. */
+const SAMPLE = { account: '444455556666', region: 'us-west-2', parent: 'acme.test' };
 function realOutputs(env: string): string {
   const example = JSON.parse(readFileSync(examplePath(env), 'utf8')).livehouse.value as Record<string, unknown>;
   const swap = (v: unknown): unknown =>
     typeof v === 'string'
       ? v
-          .replaceAll('111122223333', '444455556666')
-          .replaceAll('ap-northeast-1', 'us-west-2')
-          .replaceAll('livehouse.example.com', 'acme.test')
+          .replaceAll('111122223333', SAMPLE.account)
+          .replaceAll('ap-northeast-1', SAMPLE.region)
+          .replaceAll('livehouse.example.com', SAMPLE.parent)
           .replaceAll('vpc-0123456789abcdef0', 'vpc-0fedcba9876543210')
           .replaceAll(/certificate\/[0-9-]+/g, 'certificate/9a8b7c6d-0000-4000-8000-000000000000')
-      : v;
-  return JSON.stringify({
-    livehouse: { value: Object.fromEntries(Object.entries(example).map(([k, v]) => [k, swap(v)])) },
-  });
+      : Array.isArray(v)
+        ? v.map(swap)
+        : v && typeof v === 'object'
+          ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, swap(x)]))
+          : v;
+  return JSON.stringify({ livehouse: { value: swap(example) } });
 }
 
 const temps: string[] = [];
@@ -43,75 +49,22 @@ afterAll(() => {
   for (const t of temps) rmSync(t, { recursive: true, force: true });
 });
 
-/** Renders `resources` with `component` applied on top, the way an overlay folder including it renders. */
-function renderWith(resources: string[], component: string): K8sObject[] {
-  const dir = mkdtempSync(join(tmpdir(), 'livehouse-values-'));
-  temps.push(dir);
-  const rel = (p: string) => relative(dir, join(repoRoot, p));
-  writeFileSync(
-    join(dir, 'kustomization.yaml'),
-    `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [${resources.map(rel).join(', ')}]\ncomponents: [${relative(dir, component)}]\n`,
-  );
-  const out = execFileSync(process.env.KUBECTL ?? 'kubectl', ['kustomize', dir], { encoding: 'utf8' });
-  return parseYaml(out);
-}
-
-/** The environment component as it would be wired: its own image tag only (the repository comes from Terraform). */
-interface EnvComponent {
-  images?: { name: string; newName?: string; newTag?: string }[];
-}
-
-function envWithoutRepository(env: string): EnvComponent {
-  const component: EnvComponent = parseYamlDoc(
-    readFileSync(join(repoRoot, 'deploy/k8s/overlays', env, 'env/kustomization.yaml'), 'utf8'),
-  );
-  for (const image of component.images ?? []) delete image.newName;
-  return component;
-}
-
-const envTag = (env: string) => envWithoutRepository(env).images?.[0]?.newTag;
-
 /**
- * An overlay folder as it would be wired: the base service, then `../env` (without newName), then the generated
- * component, and the folder's own patches without host, certificate or log bucket (only its IngressGroup).
+ * The repository's deploy/ tree in a temporary folder with the components generated from `json`, rendered the way
+ * Argo CD renders each cluster: its namespace (overlays/<env>), its Argo CD (argocd/clusters/<env>) and its
+ * cluster objects (k8s/clusters/<env>).
  */
-function renderWired(env: string, service: string, generated: string): K8sObject[] {
-  const root = mkdtempSync(join(tmpdir(), 'livehouse-wired-'));
+function renderCluster(env: Env, json: string): { values: InfraValues; objects: K8sObject[] } {
+  const root = mkdtempSync(join(tmpdir(), 'livehouse-cluster-'));
   temps.push(root);
-  mkdirSync(join(root, 'env'));
-  mkdirSync(join(root, service));
-  writeFileSync(join(root, 'env/kustomization.yaml'), stringifyYaml(envWithoutRepository(env)));
-  const folder = join(root, service);
-  writeFileSync(
-    join(folder, 'kustomization.yaml'),
-    stringifyYaml({
-      apiVersion: 'kustomize.config.k8s.io/v1beta1',
-      kind: 'Kustomization',
-      resources: [relative(folder, join(repoRoot, 'deploy/k8s/base/services', service))],
-      components: ['../env', relative(folder, generated)],
-      patches: [
-        {
-          target: { kind: 'Ingress', name: 'bff' },
-          patch: stringifyYaml([
-            {
-              op: 'replace',
-              path: '/metadata/annotations/alb.ingress.kubernetes.io~1group.name',
-              value: `livehouse-${env}`,
-            },
-          ]),
-        },
-      ],
-    }),
-  );
-  return parseYaml(execFileSync(process.env.KUBECTL ?? 'kubectl', ['kustomize', folder], { encoding: 'utf8' }));
-}
-
-function generate(json: string): { values: InfraValues; dir: string } {
+  cpSync(join(repoRoot, 'deploy/k8s'), join(root, 'deploy/k8s'), { recursive: true });
+  cpSync(join(repoRoot, 'deploy/argocd'), join(root, 'deploy/argocd'), { recursive: true });
   const values = parseOutputs(json);
-  const dir = mkdtempSync(join(tmpdir(), 'livehouse-generated-'));
-  temps.push(dir);
-  writeInfraValues(values, dir);
-  return { values, dir };
+  writeInfraValues(values, join(root, 'deploy/terraform/envs', env, 'k8s'), join(root, 'deploy/k8s'));
+  const objects = [`deploy/k8s/overlays/${env}`, `deploy/argocd/clusters/${env}`, `deploy/k8s/clusters/${env}`].flatMap(
+    (dir) => render(relative(repoRoot, join(root, dir))),
+  );
+  return { values, objects };
 }
 
 const strings = (v: unknown): string[] =>
@@ -123,83 +76,197 @@ const strings = (v: unknown): string[] =>
         ? Object.values(v).flatMap(strings)
         : [];
 
+/** A Terraform interpolation as hcl2json writes it: ref('var.x') is "$" + "{var.x}". */
+const ref = (expression: string) => `$${'{'}${expression}}`;
+
+/** The names Terraform's resources get in an environment, read from the .tf files (with the sample's account). */
+async function terraformNames(env: Env) {
+  const blocks = allBlocks(await instantiate(join(repoRoot, 'deploy/terraform/envs', env)));
+  const at = (address: string): Block => {
+    const b = blocks.find((x) => x.address === `module.environment.${address}`);
+    if (!b) throw new Error(`no ${address} in envs/${env}`);
+    return b;
+  };
+  const cluster = at('module.cluster.module.eks').attrs.name as string;
+  const known: Record<string, string> = {
+    [ref('data.aws_caller_identity.current.account_id')]: SAMPLE.account,
+    [ref('module.cluster.cluster_name')]: cluster,
+    [ref('var.account.parent_zone_name')]: SAMPLE.parent,
+    [ref('var.account.region')]: SAMPLE.region,
+  };
+  const resolve = (v: unknown) => {
+    let s = String(v);
+    for (const [ref, value] of Object.entries(known)) s = s.replaceAll(ref, value);
+    if (s.includes('${')) throw new Error(`envs/${env}: cannot resolve ${s}`);
+    return s;
+  };
+  const karpenter = at('module.cluster.module.karpenter').attrs;
+  const readers = at('module.identities.aws_iam_role.secrets_reader').attrs.for_each as Record<string, string>;
+  return {
+    cluster,
+    roles: new Set([...Object.keys(readers).map(resolve), resolve(karpenter.node_iam_role_name)]),
+    readers: Object.keys(readers).map(resolve),
+    nodeRole: resolve(karpenter.node_iam_role_name),
+    queue: resolve(karpenter.queue_name),
+    buckets: new Set(
+      ['alb_logs', 'thumbnails', 'archives'].map((b) => resolve(at(`module.storage.module.${b}`).attrs.bucket)),
+    ),
+    zone: resolve(at('module.dns.aws_route53_zone.sub').attrs.name),
+  };
+}
+
+/** Every IAM role a manifest names (ARNs anywhere, and Karpenter's node role). */
+function referencedRoles(objects: K8sObject[]): string[] {
+  const arns = strings(objects).flatMap((s) => [...s.matchAll(/arn:aws:iam::\d{12}:role\/([\w+=,.@-]+)/g)]);
+  const nodeRoles = ofKind(objects, 'EC2NodeClass').map((n) => n.spec.role as string);
+  return [...arns.map((m) => m[1] ?? ''), ...nodeRoles];
+}
+
+/** A manifest's reference to a role Terraform does not make. */
+const unknownRoles = (objects: K8sObject[], roles: Set<string>) =>
+  referencedRoles(objects).filter((r) => !roles.has(r));
+
 describe('livehouse infra-values: terraform outputs → the components the manifests include', () => {
   for (const env of envs) {
     it(`when the ${env} example outputs are turned into components, then the committed ones are current`, () => {
       const values = parseOutputs(readFileSync(examplePath(env), 'utf8'));
-      expect(readFileSync(join(generatedDir(env), 'kustomization.yaml'), 'utf8')).toBe(overlayComponent(values));
-      expect(readFileSync(join(generatedDir(env), 'addons/kustomization.yaml'), 'utf8')).toBe(addonsComponent(values));
-    });
-
-    it(`when ${env}'s BFF folder includes the component after env, then image and Ingress carry no placeholder`, () => {
-      const { values, dir } = generate(realOutputs(env));
-      const objects = renderWired(env, 'bff', dir);
-      const ingress = objects.find((o) => o.kind === 'Ingress');
-      const deployment = objects.find((o) => o.kind === 'Deployment');
-      const annotations = ingress?.metadata.annotations ?? {};
-      expect(annotations['alb.ingress.kubernetes.io/certificate-arn']).toBe(values.certificate_arn);
-      expect(annotations['external-dns.alpha.kubernetes.io/hostname']).toBe(values.api_host);
-      expect(annotations['alb.ingress.kubernetes.io/security-groups']).toBe(values.alb_security_group_id);
-      expect(annotations['alb.ingress.kubernetes.io/load-balancer-attributes']).toBe(loadBalancerAttributes(values));
-      expect(ingress?.spec.rules[0].host).toBe(values.api_host);
-      expect(ingress?.spec.tls[0].hosts).toEqual([values.api_host]);
-      // The repository from Terraform, the tag from the environment (CI's newTag).
-      const tag = envTag(env);
-      const images = deployment?.spec.template.spec.containers.map((c: { image: string }) => c.image);
-      expect(images).toEqual([`444455556666.dkr.ecr.us-west-2.amazonaws.com/livehouse:${tag}`]);
-      const left = strings([ingress?.metadata.annotations, ingress?.spec, images]).filter((s) => PLACEHOLDERS.test(s));
-      expect(left).toEqual([]);
-    });
-
-    it(`when ${env}'s namespace is rendered with real outputs, then its SecretStore assumes the env's reader role`, () => {
-      const { values, dir } = generate(realOutputs(env));
-      const store = renderWith([`deploy/k8s/overlays/${env}/platform`], dir).find((o) => o.kind === 'SecretStore');
-      expect(store?.spec.provider.aws).toMatchObject({
-        role: `arn:aws:iam::444455556666:role/livehouse-${env}-external-secrets`,
-        region: 'us-west-2',
-        prefix: `livehouse/${env}/`,
-      });
-      expect(values.secrets_reader_role_arn).toBe(store?.spec.provider.aws.role);
-    });
-
-    it(`when ${env}'s load-balancer attributes are generated, then only the log bucket differs from the overlay's`, () => {
-      const { values } = generate(realOutputs(env));
-      const overlay = render(`deploy/k8s/overlays/${env}/bff`).find((o) => o.kind === 'Ingress');
-      const current = overlay?.metadata.annotations?.['alb.ingress.kubernetes.io/load-balancer-attributes'] as string;
-      expect(current.replace(/access_logs\.s3\.bucket=[^,]+/, `access_logs.s3.bucket=${values.alb_logs_bucket}`)).toBe(
-        loadBalancerAttributes(values),
+      const templates = readTemplates(values, join(repoRoot, 'deploy/k8s'));
+      expect(readFileSync(join(generatedDir(env), 'kustomization.yaml'), 'utf8')).toBe(
+        overlayComponent(values, templates),
       );
+      expect(readFileSync(join(generatedDir(env), 'addons/kustomization.yaml'), 'utf8')).toBe(addonsComponent(values));
     });
   }
 
-  it('when the add-ons and node class are rendered with real outputs, then cluster, region, VPC and queue are set', () => {
-    const { values, dir } = generate(realOutputs('prod'));
-    const objects = renderWith(['deploy/argocd/apps', 'deploy/k8s/cluster'], join(dir, 'addons'));
-    const app = (name: string) =>
-      objects.find((o) => o.kind === 'Application' && o.metadata.name === name)?.spec.source.helm.valuesObject;
-    expect(app('aws-load-balancer-controller')).toMatchObject({
-      clusterName: 'livehouse-prod',
-      region: 'us-west-2',
-      vpcId: values.vpc_id,
-    });
-    expect(app('external-dns')).toMatchObject({ domainFilters: ['k8s.acme.test'], txtOwnerId: 'livehouse-prod' });
-    expect(app('external-dns').env[0]).toEqual({ name: 'AWS_DEFAULT_REGION', value: 'us-west-2' });
-    expect(app('karpenter').settings).toEqual({
-      clusterName: 'livehouse-prod',
-      interruptionQueue: 'livehouse-prod-karpenter',
-    });
-    const nodeClass = objects.find((o) => o.kind === 'EC2NodeClass');
-    expect(nodeClass?.spec.role).toBe('KarpenterNodeRole-livehouse-prod');
-    expect(nodeClass?.spec.subnetSelectorTerms).toEqual([{ tags: { 'karpenter.sh/discovery': 'livehouse-prod' } }]);
-    expect(nodeClass?.spec.securityGroupSelectorTerms).toEqual([
-      { tags: { 'karpenter.sh/discovery': 'livehouse-prod' } },
-    ]);
-  });
-
   it('when outputs are missing or not JSON, then it names what is missing and writes nothing', () => {
     expect(() => parseOutputs('not json')).toThrow(/pipe `terraform output -json` in/);
+    expect(() => parseOutputs(JSON.stringify({ region: { value: 'us-west-2' } }))).toThrow(/no output `livehouse`/);
     expect(() => parseOutputs(JSON.stringify({ livehouse: { value: { region: 'us-west-2' } } }))).toThrow(
       /missing outputs: environment, cluster_name, vpc_id/,
     );
+  });
+});
+
+describe('one cluster per environment, every value from Terraform', () => {
+  const rendered = {} as Record<Env, { values: InfraValues; objects: K8sObject[] }>;
+  const names = {} as Record<Env, Awaited<ReturnType<typeof terraformNames>>>;
+  beforeAll(async () => {
+    for (const env of envs) {
+      rendered[env] = renderCluster(env, realOutputs(env));
+      names[env] = await terraformNames(env);
+    }
+  }, 120_000);
+
+  for (const env of envs) {
+    it(`when ${env}'s cluster is rendered with real outputs, then no placeholder is left anywhere`, () => {
+      const left = strings(rendered[env].objects).filter((s) => PLACEHOLDERS.test(s));
+      expect(left.map((s) => s.match(PLACEHOLDERS)?.[0])).toEqual([]);
+    });
+
+    it(`when ${env}'s cluster is rendered, then the names are those of Terraform's resources (from the .tf files)`, () => {
+      const { objects, values } = rendered[env];
+      const tf = names[env];
+      expect(tf.cluster).toBe(`livehouse-${env}`);
+      const app = (name: string) =>
+        ofKind(objects, 'Application').find((a) => a.metadata.name === name)?.spec.source.helm.valuesObject;
+      expect(app('aws-load-balancer-controller')).toMatchObject({ clusterName: tf.cluster, region: SAMPLE.region });
+      expect(app('karpenter').settings).toEqual({ clusterName: tf.cluster, interruptionQueue: tf.queue });
+      expect(app('external-dns')).toMatchObject({ domainFilters: [tf.zone], txtOwnerId: tf.cluster });
+      expect(app('fluent-bit').env).toEqual([
+        { name: 'AWS_REGION', value: SAMPLE.region },
+        { name: 'LOG_GROUP_NAME', value: '/livehouse/eks/containers' },
+      ]);
+      const nodeClass = ofKind(objects, 'EC2NodeClass')[0];
+      expect(nodeClass?.spec.role).toBe(tf.nodeRole);
+      expect(strings([nodeClass?.spec.subnetSelectorTerms, nodeClass?.spec.securityGroupSelectorTerms])).toEqual([
+        tf.cluster,
+        tf.cluster,
+      ]);
+      // Hosts: inside this cluster's own sub-zone.
+      const hosts = hostsOf(values);
+      expect(values.zone_name).toBe(tf.zone);
+      const ingress = (name: string) => ofKind(objects, 'Ingress').find((i) => i.metadata.name === name);
+      for (const [name, host] of [
+        ['bff', hosts.api],
+        ['web', hosts.web],
+        ['edge', hosts.media],
+      ] as const) {
+        const i = ingress(name);
+        expect(i?.spec.rules[0].host, name).toBe(host);
+        expect(i?.metadata.annotations?.['alb.ingress.kubernetes.io/certificate-arn'], name).toBe(
+          values.certificate_arn,
+        );
+      }
+      const rtmp = ofKind(objects, 'Service').find((s) => s.metadata.name === 'ingest-rtmp');
+      expect(rtmp?.metadata.annotations?.['external-dns.alpha.kubernetes.io/hostname']).toBe(hosts.rtmp);
+      // Buckets: the access logs and the services' storage are Terraform's buckets.
+      const configs = ofKind(objects, 'ConfigMap').map((c) => Object.values(c.data ?? {}).join('\n'));
+      const buckets = [
+        ...configs.flatMap((c) => [...c.matchAll(/^\s+bucket: (\S+)$/gm)].map((m) => m[1])),
+        ...strings(ofKind(objects, 'Ingress')).flatMap((s) =>
+          [...s.matchAll(/access_logs\.s3\.bucket=([^,]+)/g)].map((m) => m[1]),
+        ),
+      ];
+      expect(new Set(buckets)).toEqual(tf.buckets);
+      expect(loadBalancerAttributes(values)).toContain(`access_logs.s3.prefix=${env}`);
+      // The streamers' RTMP address is the NLB's name.
+      expect(configs.join('\n')).toContain(`ingestUrl: rtmp://${hosts.rtmp}/live`);
+    });
+
+    it(`when ${env}'s manifests name IAM roles, then each is a role Terraform makes`, () => {
+      const { objects } = rendered[env];
+      const roles = referencedRoles(objects);
+      expect(roles.length).toBeGreaterThanOrEqual(3); // two SecretStores' readers, Karpenter's node role
+      expect(unknownRoles(objects, names[env].roles)).toEqual([]);
+      // The namespace's, and the monitoring namespace's (an extra manifest of kube-prometheus-stack's chart).
+      const extra = ofKind(objects, 'Application').flatMap(
+        (a) => (a.spec.source?.helm?.valuesObject?.extraManifests ?? []) as K8sObject[],
+      );
+      const stores = ofKind([...objects, ...extra], 'SecretStore').map((s) => s.spec.provider.aws);
+      expect(stores.map((s) => s.role.split('/').pop()).sort()).toEqual([...names[env].readers].sort());
+      expect(new Set(stores.map((s) => s.region))).toEqual(new Set([SAMPLE.region]));
+    });
+  }
+
+  it('when a manifest names the platform reader without its cluster, then the cross-check reports it', () => {
+    // The name kube-prometheus-stack's SecretStore used to carry; Terraform's is <cluster>-platform-external-secrets.
+    const broken = [
+      {
+        apiVersion: 'external-secrets.io/v1',
+        kind: 'SecretStore',
+        metadata: { name: 'aws-secrets-manager' },
+        spec: { provider: { aws: { role: 'arn:aws:iam::444455556666:role/livehouse-platform-external-secrets' } } },
+      },
+    ] as K8sObject[];
+    expect(unknownRoles(broken, names.prod.roles)).toEqual(['livehouse-platform-external-secrets']);
+  });
+
+  it('when the dev and prod clusters are rendered, then no name, zone or role is shared between them', () => {
+    expect(names.dev.cluster).not.toBe(names.prod.cluster);
+    expect(names.dev.zone).not.toBe(names.prod.zone);
+    for (const role of names.dev.roles) expect(names.prod.roles.has(role)).toBe(false);
+    for (const bucket of names.dev.buckets) expect(names.prod.buckets.has(bucket)).toBe(false);
+  });
+
+  it('when the manifests trust the ALB’s addresses, then the range is the VPC Terraform makes', async () => {
+    const root = await instantiate(join(repoRoot, 'deploy/terraform/envs/prod'));
+    const vpc = allBlocks(root).find((b) => b.address === 'module.environment.module.network.module.vpc');
+    const { objects } = rendered.prod;
+    const configs = ofKind(objects, 'ConfigMap').map((c) => Object.values(c.data ?? {}).join('\n'));
+    const trusted = configs.flatMap((c) => [...c.matchAll(/trustProxy: \[(.+)\]/g)].map((m) => m[1]?.trim()));
+    expect(trusted.length).toBeGreaterThanOrEqual(2); // bff, web
+    expect(new Set(trusted)).toEqual(new Set([vpc?.attrs.cidr]));
+  });
+});
+
+describe('the committed overlays', () => {
+  it('when each overlay is rendered as committed, then every folder takes its values from its own environment', () => {
+    for (const env of envs) {
+      const objects = render(`deploy/k8s/overlays/${env}`);
+      const ingress = ofKind(objects, 'Ingress');
+      expect(ingress.map((i) => i.metadata.name).sort()).toEqual(['bff', 'edge', 'web']);
+      const zone = env === 'dev' ? 'k8s-dev.livehouse.example.com' : 'k8s.livehouse.example.com';
+      for (const i of ingress) expect(i.spec.rules[0].host.endsWith(`.${zone}`), i.metadata.name).toBe(true);
+    }
   });
 });

@@ -125,7 +125,11 @@ export function evaluate(value: HclValue, scope: Scope): HclValue {
     });
   }
   if (Array.isArray(value)) return value.map((v) => evaluate(v, scope));
-  if (isObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, evaluate(v, scope)]));
+  // Keys too: a for_each map's keys are often names (`"${var.cluster_name}-reader" = …`).
+  if (isObject(value))
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [evaluate(k, scope) as string, evaluate(v, scope)]),
+    );
   return value;
 }
 

@@ -127,16 +127,22 @@ describe('terraform outputs', () => {
     region: 'us-west-2',
     cluster_name: 'livehouse-dev',
     vpc_id: 'vpc-1',
+    vpc_cidr: '10.0.0.0/16',
     image_repository: 'r',
     zone_name: 'z',
     api_host: 'h',
     certificate_arn: 'c',
     alb_security_group_id: 'sg',
     alb_logs_bucket: 'b',
+    thumbnails_bucket: 't',
+    archives_bucket: 'a',
     karpenter_node_role_name: 'n',
     karpenter_queue_name: 'q',
     secrets_reader_role_arn: 'r',
+    platform_secrets_reader_role_arn: 'p',
+    log_group_name: 'l',
   };
+
   const asOutputs = (values: Record<string, unknown>) =>
     JSON.stringify({ livehouse: { value: values, sensitive: false } });
 
