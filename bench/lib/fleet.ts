@@ -78,6 +78,11 @@ export class ServiceProcess {
     return `http://127.0.0.1:${this.adminPort}`;
   }
 
+  /** The process id, e.g. to read its CPU time from /proc. */
+  get pid() {
+    return this.#child?.pid;
+  }
+
   get running() {
     return this.#child !== undefined && this.#child.exitCode === null && this.#child.signalCode === null;
   }
@@ -153,6 +158,8 @@ export interface FleetOptions {
 
 export interface Fleet {
   backends: Map<string, Backend>;
+  /** PostgreSQL only: each backend's schema is this prefix and its name. */
+  schemaPrefix: string;
   /** `services:` for the BFF's config: every backend through its proxy. */
   proxied(): Record<string, string>;
   /** `services:` straight to the backends. */
@@ -175,6 +182,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
 
   const fleet: Fleet = {
     backends,
+    schemaPrefix,
     proxied: () => Object.fromEntries([...backends].map(([name, b]) => [name, b.proxy.url])),
     direct,
     async spawn(name, config, script) {

@@ -83,6 +83,24 @@ describe.each(dbKinds)('compiled statements on %s', (kind) => {
     expect(ctx.queries).toBe(2);
   });
 
+  it.runIf(kind === 'postgres')(
+    'when a compiled statement runs on PostgreSQL, then its connection prepared it once, by name',
+    async () => {
+      const names = await one.transaction().execute(async (trx) => {
+        await byOwner.first(trx, { owner: 'a', rows: 3 });
+        await byOwner.first(trx, { owner: 'b', rows: 3 });
+        return (
+          await sql<{ name: string; statement: string }>`select name, statement from pg_prepared_statements`.execute(
+            trx,
+          )
+        ).rows;
+      });
+      const mine = names.filter((n) => n.statement === byOwner.compile(one, { owner: 'a', rows: 3 }).sql);
+      expect(mine).toHaveLength(1);
+      expect(mine[0]?.name).toMatch(/^lh_/);
+    },
+  );
+
   it('when a build function computes with an argument, then the first use throws instead of compiling a constant', () => {
     const wrong = statement('test.wrong', (db: Kysely<Db>, a: { rows: number }) =>
       db

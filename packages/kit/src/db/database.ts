@@ -17,6 +17,7 @@ import { requestContext } from '../context.ts';
 import type { Metrics } from '../metrics.ts';
 import { type Notifier, PGliteNotifier, PostgresNotifier } from './notify.ts';
 import { PGliteDialect, SessionLock, type SharedPGlite } from './pglite-dialect.ts';
+import { preparedName } from './statement.ts';
 
 /**
  * Where the data lives: a PostgreSQL server (through a `pg` pool) or an embedded PGlite.
@@ -55,6 +56,7 @@ function openPostgres(url: string, poolSize: number): DatabaseBackend {
     connectionTimeoutMillis: 5000,
     idleTimeoutMillis: 30000,
     types: { getTypeParser: (oid, format) => (oid === INT8 ? toNumber : pg.types.getTypeParser(oid, format)) },
+    Client: PreparingClient,
   });
   // A connection that dies must never crash the process: the query in hand rejects where it is awaited, and the
   // pool drops the client (idle: the pool's 'error'; checked out, e.g. mid-transaction: the client's own 'error',
@@ -71,6 +73,26 @@ function openPostgres(url: string, poolSize: number): DatabaseBackend {
       await pool.end();
     },
   };
+}
+
+/**
+ * A pg client that runs compiled statements (statement.ts) as named prepared statements: each
+ * connection parses and plans one once, later executions only bind. Kysely's driver calls
+ * `query(text, values)`; any other SQL runs as before (unnamed). A prepared plan is re-planned by
+ * the server when a table it reads changes (DDL), and no pooler sits in front of PostgreSQL here
+ * that would lose session state between statements.
+ */
+class PreparingClient extends pg.Client {
+  // biome-ignore lint/suspicious/noExplicitAny: pg's overloaded query signature
+  override query(...args: any[]): any {
+    const [text, values] = args;
+    if (typeof text === 'string' && Array.isArray(values) && args.length === 2) {
+      const name = preparedName(text);
+      if (name) return super.query({ name, text, values });
+    }
+    // biome-ignore lint/suspicious/noExplicitAny: pg's overloaded query signature
+    return (super.query as (...a: any[]) => any)(...args);
+  }
 }
 
 /** `memory://` keeps everything in memory; anything else is a data folder. */

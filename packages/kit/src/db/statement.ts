@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   type Compilable,
   type CompiledQuery,
@@ -100,8 +101,24 @@ interface Template {
   slots: ({ constant: unknown } | { path: readonly string[]; top?: string })[];
 }
 
+/**
+ * The SQL texts of compiled statements and their prepared-statement names. A PostgreSQL connection
+ * prepares such a text once (a named statement) and then only binds parameters: neither the text
+ * travels nor the server parses and plans it again on every execution. Names come from the text,
+ * so one text has one name in every pool and process.
+ */
+const prepared = new Map<string, string>();
+
+/** The prepared-statement name of a compiled statement's SQL, or undefined for any other SQL. */
+export function preparedName(sql: string): string | undefined {
+  return prepared.get(sql);
+}
+
 function compileTemplate<A>(db: Kysely<never>, args: A, build: (db: Kysely<never>, args: A) => Compilable<unknown>) {
   const compiled = build(db, placeholders(args, '') as A).compile();
+  if (!prepared.has(compiled.sql)) {
+    prepared.set(compiled.sql, `lh_${createHash('sha256').update(compiled.sql).digest('base64url').slice(0, 22)}`);
+  }
   const slots: Template['slots'] = compiled.parameters.map((p) => {
     if (!(p instanceof Placeholder)) return { constant: p };
     const path = p.path.split('.');
