@@ -48,7 +48,7 @@ async function startPoint(shards: number, systemShards: number) {
   });
   const auth = new InternalAuth(secrets.LIVEHOUSE_INTERNAL_KEY as string);
   const http = new Pool(platform.url('point'), { connections: concurrency + 4, pipelining: 1 });
-  return { platform, backend, schemaPrefix, auth, http, stopped: false };
+  return { platform, backend, schemaPrefix, auth, http, key: secrets.LIVEHOUSE_INTERNAL_KEY as string, stopped: false };
 }
 type Point = Awaited<ReturnType<typeof startPoint>>;
 
@@ -63,13 +63,13 @@ async function post(http: Pool, path: string, body: unknown, token: string) {
   return { status: res.statusCode, text };
 }
 
-/** Many parallel loops for `durationMs`; every spend has its own key and is timed. Runs in a worker thread. */
-async function load(
-  http: Pool,
-  tokens: Map<string, string>,
-  pick: () => [string, string],
-  durationMs: number,
-): Promise<Shape> {
+/**
+ * Many parallel loops for `durationMs`; every spend has its own key and is timed. Runs in a worker thread.
+ * Tokens are signed as they are needed (`sign` reuses one until half its 60-s life is gone): tokens minted
+ * once before the run outlived their TTL on a loaded machine, and the raid phase failed with
+ * `internal_token_expired`.
+ */
+async function load(http: Pool, auth: InternalAuth, pick: () => [string, string], durationMs: number): Promise<Shape> {
   const latencies: number[] = [];
   let errors = 0;
   const end = performance.now() + durationMs;
@@ -81,7 +81,7 @@ async function load(
         http,
         '/spends',
         { fromUserId: from, toUserId: to, amount: 1 + Math.floor(Math.random() * 10), reason: 'bench' },
-        tokens.get(from) as string,
+        await auth.sign({ service: 'bff', user: { id: from, roles: ['viewer'] } }),
       );
       if (res.status === 201) latencies.push(performance.now() - started);
       else if (++errors <= 3) console.error(`  spend answered ${res.status}: ${res.text}`);
@@ -104,7 +104,8 @@ async function load(
 
 interface LoadJob {
   url: string;
-  tokens: [string, string][];
+  /** The internal key, to sign the viewers' tokens with. */
+  key: string;
   viewers: string[];
   streamers: string[];
   durationMs: number;
@@ -130,8 +131,8 @@ async function loadInWorker(job: LoadJob): Promise<Shape> {
 if (!isMainThread) {
   const job = workerData as LoadJob;
   const http = new Pool(job.url, { connections: concurrency + 4, pipelining: 1 });
-  const tokens = new Map(job.tokens);
-  const shape = await load(http, tokens, () => [any(job.viewers), any(job.streamers)], job.durationMs);
+  const auth = new InternalAuth(job.key);
+  const shape = await load(http, auth, () => [any(job.viewers), any(job.streamers)], job.durationMs);
   await http.close();
   parentPort?.postMessage(shape);
 }
@@ -142,10 +143,6 @@ const describe = (s: Shape) =>
 async function setUp(p: Point) {
   const viewers = Array.from({ length: VIEWERS }, () => randomUUID());
   const streamers = Array.from({ length: STREAMERS }, () => randomUUID());
-  const tokens = new Map<string, string>();
-  for (const v of viewers) tokens.set(v, await p.auth.sign({ service: 'bff', user: { id: v, roles: ['viewer'] } }));
-  // Only the payment service may credit points.
-  const payment = await p.auth.sign({ service: 'payment' });
   const queue = [...viewers];
   await Promise.all(
     Array.from({ length: 16 }, async () => {
@@ -154,13 +151,14 @@ async function setUp(p: Point) {
           p.http,
           '/purchases',
           { userId: v, paymentId: randomUUID(), amount: 10_000_000 },
-          payment,
+          // Only the payment service may credit points.
+          await p.auth.sign({ service: 'payment' }),
         );
         if (res.status !== 201) throw new Error(`purchase failed: ${res.status} ${res.text}`);
       }
     }),
   );
-  return { viewers, streamers, tokens };
+  return { viewers, streamers };
 }
 
 async function reconcile(p: Point) {
@@ -231,10 +229,10 @@ async function main() {
   const sharded = await startPoint(8, 32);
   let results: Record<string, unknown>;
   try {
-    const { viewers, streamers, tokens } = await setUp(sharded);
+    const { viewers, streamers } = await setUp(sharded);
     const job = (p: Point, to: string[], durationMs: number): LoadJob => ({
       url: p.platform.url('point'),
-      tokens: [...tokens],
+      key: p.key,
       viewers,
       streamers: to,
       durationMs,
@@ -257,7 +255,7 @@ async function main() {
       const star1 = s.streamers[0] as string;
       const oneJob = {
         url: single.platform.url('point'),
-        tokens: [...s.tokens],
+        key: single.key,
         viewers: s.viewers,
         streamers: [star1],
       };
