@@ -106,8 +106,22 @@ describe.skipIf(!redisUrl || !postgresUrl)('two chat processes on one Redis', ()
   it('when one instance is killed, then its clients resume on the other without losing an acknowledged message', async () => {
     const { streamId, clients } = await room(3);
     const acked = new Map<number, string>();
+    const ackedBy = new Map<number, number>();
     const ackedAfterResume = new Map<number, number>();
     let stop = false;
+    // Each ack re-checks what the test waits for: the kill and the stop come from progress, not from a clock.
+    let progress = () => {};
+    const reached = (check: () => boolean, what: string, timeoutMs = 45_000) =>
+      new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`${what}: not within ${timeoutMs} ms`)), timeoutMs);
+        progress = () => {
+          if (!check()) return;
+          clearTimeout(timer);
+          progress = () => {};
+          resolve();
+        };
+        progress();
+      });
     // Every client posts every 15 ms; a client whose instance died reconnects to B with ?since.
     const run = async (entry: (typeof clients)[number], n: number) => {
       let i = 0;
@@ -116,7 +130,9 @@ describe.skipIf(!redisUrl || !postgresUrl)('two chat processes on one Redis', ()
         const answer = await entry.client.say(text).catch(() => undefined);
         if (answer?.type === 'ack') {
           acked.set(answer.id as number, text);
+          ackedBy.set(n, (ackedBy.get(n) ?? 0) + 1);
           if (entry.on === b) ackedAfterResume.set(n, (ackedAfterResume.get(n) ?? 0) + 1);
+          progress();
         }
         if (entry.client.ws.readyState > 1) {
           const { code } = await entry.client.closed;
@@ -125,14 +141,18 @@ describe.skipIf(!redisUrl || !postgresUrl)('two chat processes on one Redis', ()
           entry.client = await connect(p, streamId, entry.user, { url: b.url, carry: entry.client });
           expect(entry.client.frames.find((f) => f.type === 'history')?.resumed).toBe(true);
         }
-        await new Promise((r) => setTimeout(r, 15));
+        await new Promise((r) => setTimeout(r, 15)); // a pace, not an ordering: ~60 posts a second per client
       }
     };
     const running = clients.map((entry, n) => run(entry, n));
-    await new Promise((r) => setTimeout(r, 600));
+    await reached(() => clients.every((_, n) => (ackedBy.get(n) ?? 0) >= 5), 'five acks for every client');
     a.child.kill('SIGKILL');
-    await new Promise((r) => setTimeout(r, 900));
-    stop = true;
+    await reached(
+      () => [0, 1, 2].every((n) => (ackedAfterResume.get(n) ?? 0) > 10) && acked.size > 100,
+      "more than 10 acks through B for each of A's clients, 100 in all",
+    ).finally(() => {
+      stop = true;
+    });
     await Promise.all(running);
 
     expect(clients.every((c) => c.on === b)).toBe(true);

@@ -275,14 +275,18 @@ describe.each(dbKinds)('thumbnail on %s', (kind) => {
       expect(await filesUnder(join(dir, 'streams', streamId))).toEqual([]);
     });
     it('when a generation commits while another with the same content is between its writes and its commit, then its files survive', async () => {
-      // Deterministic interleaving through the service functions and a gated store.
+      // Deterministic interleaving through the service functions and a gated store: while a gate is set, each
+      // put writes its file and then waits for the gate to open; `written` resolves once all six are waiting.
       const fs = new FilesystemStorage(dir);
-      let gate: Promise<void> | undefined;
+      let gate: { open: Promise<void>; waiting: number; written: () => void } | undefined;
       const storage: ObjectStorage = {
         kind: 'gated',
         put: async (key, body, type) => {
           await fs.put(key, body, type);
-          await gate;
+          const held = gate;
+          if (!held) return;
+          if (++held.waiting === SIZES.length * 2) held.written();
+          await held.open;
         },
         get: (key) => fs.get(key),
         delete: (keys) => fs.delete(keys),
@@ -302,15 +306,14 @@ describe.each(dbKinds)('thumbnail on %s', (kind) => {
       const streamId = randomUUID();
       const facts = (title: string) => ({ streamId, channelId: null, title, category: null, imageUrl: null });
       await generateSet(deps, facts('X'));
-      let open!: () => void;
-      gate = new Promise<void>((resolve) => {
-        open = resolve;
-      });
+      const open = Promise.withResolvers<void>();
+      const written = Promise.withResolvers<void>();
+      gate = { open: open.promise, waiting: 0, written: written.resolve };
       const held = generateSet(deps, facts('X')); // same content as the committed set
-      await new Promise((r) => setTimeout(r, 300)); // its files are written; it waits before its commit
+      await written.promise; // its files are written; it waits before its commit
       gate = undefined;
       await generateSet(deps, facts('Y')); // commits and deletes the files of the set it replaced
-      open();
+      open.resolve();
       const final = await held;
       for (const item of final.items) expect((await fetchFile(p, item.url)).status).toBe(200);
       expect(await filesUnder(join(dir, 'streams', streamId))).toHaveLength(6);
