@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import type { FastifyBaseLogger } from 'fastify';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import type { WebSocket } from 'ws';
 import { ChatClient } from '../src/client.ts';
 import { validateText } from '../src/frames.ts';
@@ -79,6 +79,11 @@ describe('a room', () => {
   });
 
   it('when a socket is above the high-water mark, then items queue and go out as one frame once it drained; past the limit it is closed with 4008', async () => {
+    // The lag check runs on a timer: the test moves its clock (setImmediate, the flush, stays real).
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    onTestFinished(() => {
+      vi.useRealTimers();
+    });
     const log = new MemoryRoomLog({ retainedPerRoom: 1000 });
     const room = new Room(info, settings, [], {
       log,
@@ -99,7 +104,7 @@ describe('a room', () => {
     expect(slow.sent).toHaveLength(0);
     expect(client.lagging).toBe(true);
     slow.socket.bufferedAmount = 0;
-    await new Promise((r) => setTimeout(r, 20));
+    await vi.advanceTimersByTimeAsync(5); // one lag check
     expect(slow.sent).toHaveLength(1);
     expect(ids(slow.sent)).toEqual([1, 2, 3]);
 
