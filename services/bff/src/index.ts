@@ -67,6 +67,8 @@ export const bffService = defineService({
   config,
   dependsOn: ['auth', 'user', 'contents', 'stamp', 'point', 'timeline', 'chat', 'payment'],
   public: true,
+  // Public sections' last good values, shared by both clients' views (tests clear it through depsOf).
+  setup: () => ({ sectionCache: new SectionCache() }),
   routes: async (app, ctx) => {
     const own = ctx.config.bff;
     const backendMetrics = createBackendMetrics(ctx.metrics.registry);
@@ -156,7 +158,7 @@ export const bffService = defineService({
 
     await app.register(async (scope) => webhookRoutes(scope as typeof app, backends));
 
-    const cache = new SectionCache();
+    const cache = ctx.deps.sectionCache;
     for (const client of CLIENTS) {
       await app.register(
         async (scope) => {
