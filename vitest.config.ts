@@ -14,6 +14,7 @@ export const processFiles = [
   'packages/cli/test/workers.test.ts',
   'packages/kit/test/events/relay.test.ts',
   'services/bff/test/contract.test.ts',
+  'services/bff/test/faults/faults.test.ts',
   'services/bff/test/fuzz.test.ts',
   'services/bff/test/sockets.test.ts',
   'services/chat/test/multi-instance.test.ts',

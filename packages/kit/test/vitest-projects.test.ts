@@ -5,9 +5,9 @@ import { processFiles } from '../../../vitest.config.ts';
 
 const root = resolve(import.meta.dirname, '../../..');
 
-/** What starts a child process in a test file: our helpers that do (the CLI, a pod, an edge, ffmpeg, Chromium) and Node's own. */
+/** What starts a child process in a test file: our helpers that do (the CLI, a pod, an edge, a fleet of backends, ffmpeg, Chromium) and Node's own. */
 const startsProcess =
-  /\bspawn\(|\bfork\(|\bexecFile\(|runContainer\(|\blivehouse\(|startEdgeProcess\(|startMedia\(|hlsFixture\(|chromium\.|run\(redocly/;
+  /\bspawn\(|\bfork\(|\bexecFile\(|runContainer\(|\blivehouse\(|startEdgeProcess\(|startFleet\(|startMedia\(|hlsFixture\(|chromium\.|run\(redocly/;
 
 function testFiles(dir: string): string[] {
   return readdirSync(join(root, dir), { recursive: true, encoding: 'utf8' })

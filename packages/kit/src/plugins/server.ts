@@ -43,6 +43,9 @@ export function createServer(config: BaseConfig, logger: FastifyBaseLogger) {
     trustProxy: trustedProxies(config.http.trustProxy),
     clientErrorHandler,
     routerOptions: { ignoreTrailingSlash: true },
+    // No limit per plugin (Fastify's is 10 s): the database plugin migrates, which takes longer on a loaded
+    // machine or with a long migration, and the process then died at boot. The startup probe bounds boot instead.
+    pluginTimeout: 0,
   }).withTypeProvider<TypeBoxTypeProvider>();
   const ajv = validatorCompilers();
   api.setValidatorCompiler(({ schema, httpPart }) =>
