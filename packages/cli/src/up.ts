@@ -47,6 +47,7 @@ export async function up(options: { dataDir: string; fresh: boolean }) {
   const backend = await openBackend(pgdata);
   const offset = portOffset(process.env.LIVEHOUSE_PORT_OFFSET);
   const bffPort = (services.bff?.port ?? 8080) + offset;
+  const webPort = (services.web?.port ?? 3000) + offset;
   const platform = await startPlatform(
     Object.values(services).map((s) => s.definition),
     {
@@ -63,10 +64,13 @@ export async function up(options: { dataDir: string; fresh: boolean }) {
           payment: {
             provider: 'local',
             local: { port: LOCAL_PROVIDER_PORT + offset, webhookUrl: `http://127.0.0.1:${bffPort}/webhooks/stripe` },
-            successUrl: `http://127.0.0.1:${bffPort}/web/v1/me/points/checkouts/{CHECKOUT_SESSION_ID}`,
-            cancelUrl: `http://127.0.0.1:${bffPort}/web/v1/me/points`,
+            // The buyer comes back to the web's wallet.
+            successUrl: `http://127.0.0.1:${webPort}/wallet?checkout={CHECKOUT_SESSION_ID}`,
+            cancelUrl: `http://127.0.0.1:${webPort}/wallet`,
           },
         }),
+        // The wallet's buy form redirects to the local provider's pay page.
+        ...(name === 'web' && { web: { checkoutOrigins: [`http://127.0.0.1:${LOCAL_PROVIDER_PORT + offset}`] } }),
         // Generated thumbnails live beside the database, in the data folder.
         ...(name === 'thumbnail' && {
           thumbnail: { storage: { kind: 'filesystem', dir: join(dataDir, 'thumbnails') } },

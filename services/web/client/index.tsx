@@ -24,9 +24,9 @@ function Body(props: { page: PageProps }) {
     case 'home':
       return <Home view={p.view} />;
     case 'stream':
-      return <Stream view={p.view} vod={false} src={p.src} />;
+      return <Stream view={p.view} vod={false} src={p.src} stamps={p.stamps} />;
     case 'archive':
-      return <Stream view={p.view} vod={true} src={p.src} />;
+      return <Stream view={p.view} vod={true} src={p.src} stamps={null} />;
     case 'channel':
       return <Channel view={p.view} />;
     case 'profile':
@@ -34,7 +34,7 @@ function Body(props: { page: PageProps }) {
     case 'auth':
       return <Auth {...p.props} />;
     case 'wallet':
-      return <Wallet view={p.view} checkout={p.checkout} />;
+      return <Wallet view={p.view} />;
     case 'dashboard':
       return <Dashboard {...p.props} />;
     case 'error':

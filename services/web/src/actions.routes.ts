@@ -1,4 +1,4 @@
-import { type auth, contents, type stamp } from '@livehouse/contracts';
+import { type auth, contents, payment, type stamp } from '@livehouse/contracts';
 import { AppError, type ServiceApp } from '@livehouse/kit';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type TProperties, Type } from 'typebox';
@@ -12,6 +12,8 @@ import { REFRESH_COOKIE } from './session.ts';
 const Form = <P extends TProperties>(props: P) =>
   Type.Object({ _csrf: Type.Optional(Type.String({ maxLength: 200 })), ...props }, { additionalProperties: false });
 const Text = (maxLength: number) => Type.String({ maxLength });
+/** The BFF's Idempotency-Key form. */
+const IDEMPOTENCY_KEY = '^[A-Za-z0-9_.:-]{1,100}$';
 
 const SignUpForm = Form({ handle: Text(100), email: Text(300), password: Text(200), next: Type.Optional(Text(2000)) });
 const LogInForm = Form({ login: Text(300), password: Text(200), next: Type.Optional(Text(2000)) });
@@ -24,6 +26,7 @@ const FollowBody = Type.Object(
   { additionalProperties: false },
 );
 const TitleForm = Form({ title: Type.String({ minLength: 1, maxLength: 140 }) });
+const BuyForm = Form({ packId: payment.PackId, idempotencyKey: Type.String({ pattern: IDEMPOTENCY_KEY }) });
 const StampBody = Type.Object({ stampId: contents.IdParams.properties.id }, { additionalProperties: false });
 const UserIdParams = Type.Object({ userId: contents.IdParams.properties.id });
 
@@ -122,6 +125,21 @@ export async function actionRoutes(app: ServiceApp, web: WebContext) {
       return reply.code(answer.status).send(answer.body);
     },
   );
+
+  // Buying points: open a checkout at the payment provider and send the buyer to its page. The points arrive
+  // by the provider's signed webhook; the provider sends the buyer back to /wallet?checkout=<id>.
+  app.post('/wallet/checkout', { schema: { body: BuyForm } }, async (request, reply) => {
+    const session = await loggedIn(request, reply);
+    const answer = await bff.call<payment.Checkout>('POST', '/web/v1/me/points/checkouts', {
+      ...opts(request, session.token),
+      body: { packId: request.body.packId },
+      headers: { ...forwarded(request), 'idempotency-key': request.body.idempotencyKey },
+    });
+    if (answer.status !== 201) throw bffError(answer);
+    // Opened before and paid or expired since: its page is gone, the wallet says how it ended.
+    if (!answer.body.url) return reply.redirect(`/wallet?checkout=${answer.body.id}`, 303);
+    return reply.redirect(answer.body.url, 303);
+  });
 
   // The offline card polls this to start the player on go-live.
   app.get('/api/streams/:id/playback', { schema: { params: contents.IdParams } }, async (request, reply) => {

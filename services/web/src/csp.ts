@@ -1,9 +1,10 @@
 /**
  * The Content-Security-Policy of every page: scripts only from this origin (no inline scripts,
- * no eval), no plugins, no framing, forms only to this origin. HLS may come from the media origins
+ * no eval), no plugins, no framing, forms only to this origin and the payment provider's checkout (the buy
+ * form's answer redirects there, and form-action governs redirects too). HLS may come from the media origins
  * (the edge); hls.js feeds the video element through MediaSource blob: URLs.
  */
-export function contentSecurityPolicy(mediaOrigins: readonly string[]) {
+export function contentSecurityPolicy(mediaOrigins: readonly string[], checkoutOrigins: readonly string[] = []) {
   const media = mediaOrigins.join(' ');
   return [
     "default-src 'self'",
@@ -15,7 +16,7 @@ export function contentSecurityPolicy(mediaOrigins: readonly string[]) {
     "worker-src 'self'",
     "object-src 'none'",
     "base-uri 'none'",
-    "form-action 'self'",
+    `form-action 'self' ${checkoutOrigins.join(' ')}`.trim(),
     "frame-ancestors 'none'",
   ].join('; ');
 }

@@ -13,6 +13,10 @@ const config = {
       mediaOrigins: Type.Array(Type.String({ pattern: '^https?://[^/\\s;,]+$' }), { default: [] }),
       /** Where a stream's HLS is when the BFF's view carries no playback URL; `{streamId}` is replaced. */
       hlsUrlTemplate: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null }),
+      /** Where the payment provider's checkout pages are (the wallet's buy form redirects there); Stripe's by default. */
+      checkoutOrigins: Type.Array(Type.String({ pattern: '^https?://[^/\\s;,]+$' }), {
+        default: ['https://checkout.stripe.com'],
+      }),
       /** The RTMP server streamers publish to, shown on the dashboard. */
       ingestUrl: Type.String({ default: 'rtmp://127.0.0.1:1935/live' }),
     },

@@ -1,4 +1,5 @@
-import { contents, type point } from '@livehouse/contracts';
+import { randomUUID } from 'node:crypto';
+import { contents, payment, type point } from '@livehouse/contracts';
 import { type ServiceApp, toAppError } from '@livehouse/kit';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
@@ -17,6 +18,7 @@ import type { WebContext } from './plugin.ts';
 
 const IdParams = contents.IdParams;
 const NextQuery = Type.Object({ next: Type.Optional(Type.String({ maxLength: 2000 })) });
+const WalletQuery = Type.Object({ checkout: Type.Optional(payment.CheckoutId) });
 
 /** GET pages: each fetches its BFF view with the viewer's token and streams the page. */
 export async function pageRoutes(app: ServiceApp, web: WebContext) {
@@ -60,6 +62,7 @@ export async function pageRoutes(app: ServiceApp, web: WebContext) {
         name: 'stream',
         view: body,
         src: web.playbackUrl(body.stream, body.playback),
+        stamps: await web.catalog.picker(body.catalogVersion, body.stream.channel.id),
       });
     });
 
@@ -91,22 +94,37 @@ export async function pageRoutes(app: ServiceApp, web: WebContext) {
       });
     }
 
-    pages.get('/wallet', async (request, reply) => {
+    pages.get('/wallet', { schema: { querystring: WalletQuery } }, async (request, reply) => {
       const session = await sessions.read(request, reply);
       if (!session) return reply.redirect('/login?next=%2Fwallet', 303);
       const opts = { token: session.token, requestId: request.id, headers: forwarded(request) };
-      // Two commands, each allowed to fail on its own: the page shows what it has.
-      const [wallet, history] = await Promise.all([
+      const checkoutId = request.query.checkout;
+      // Commands each allowed to fail on its own: the page shows what it has.
+      const ok = <T>(answer: BffAnswer<T> | null) => (answer?.status === 200 ? answer.body : null);
+      const [wallet, history, packs, checkout] = await Promise.all([
         bff.call<point.Wallet>('GET', '/web/v1/me/points', opts).catch(() => null),
         bff.call<point.HistoryPage>('GET', '/web/v1/me/points/history?limit=50', opts).catch(() => null),
+        bff.call<payment.Packs>('GET', '/web/v1/me/points/packs', opts).catch(() => null),
+        checkoutId
+          ? bff.call<payment.Checkout>('GET', `/web/v1/me/points/checkouts/${checkoutId}`, opts).catch(() => null)
+          : null,
       ]);
-      const degraded = [...(wallet?.status === 200 ? [] : ['wallet']), ...(history?.status === 200 ? [] : ['history'])];
       const data: WalletPage = {
-        balance: wallet?.status === 200 ? wallet.body.balance : null,
-        history: history?.status === 200 ? history.body : null,
-        meta: { degraded },
+        balance: ok(wallet)?.balance ?? null,
+        history: ok(history),
+        packs: ok(packs)?.items ?? null,
+        checkout: ok(checkout),
+        idempotencyKey: `web-${randomUUID()}`,
+        meta: {
+          degraded: [
+            ...(ok(wallet) ? [] : ['wallet']),
+            ...(ok(history) ? [] : ['history']),
+            ...(ok(packs) ? [] : ['packs']),
+            ...(checkoutId && !ok(checkout) ? ['checkout'] : []),
+          ],
+        },
       };
-      return web.sendPage(request, reply, { name: 'wallet', view: data, checkout: false });
+      return web.sendPage(request, reply, { name: 'wallet', view: data });
     });
 
     pages.get('/dashboard', async (request, reply) => {

@@ -11,6 +11,7 @@ import type { PageContext, PageProps } from '../client/lib/pages.ts';
 import { actionRoutes } from './actions.routes.ts';
 import { BffClient } from './bff.ts';
 import { ensureBuilt, webRoot } from './build.ts';
+import { StampCatalog } from './catalog.ts';
 import { chatProxy } from './chat.proxy.ts';
 import { contentSecurityPolicy, securityHeaders } from './csp.ts';
 import { localeOf } from './locale.ts';
@@ -31,11 +32,15 @@ export interface WebOptions {
   hlsUrlTemplate: string | null;
   /** Shown on the dashboard as the RTMP server to publish to. */
   ingestUrl: string;
+  /** The payment provider's checkout origins: the wallet's buy form redirects there (CSP form-action). */
+  checkoutOrigins: string[];
 }
 
 export interface WebContext {
   bff: BffClient;
   sessions: Sessions;
+  /** The stamp catalog, fetched once per version. */
+  catalog: StampCatalog;
   options: WebOptions;
   /** Streams a server-rendered page. */
   sendPage(request: FastifyRequest, reply: FastifyReply, page: PageProps, status?: number): Promise<FastifyReply>;
@@ -92,13 +97,15 @@ export const webPlugin = fp(
       },
     });
 
-    const csp = contentSecurityPolicy(options.mediaOrigins);
+    const csp = contentSecurityPolicy(options.mediaOrigins, options.checkoutOrigins);
     app.addHook('onSend', async (request, reply, payload) => {
       reply.headers(securityHeaders);
       const media = request.mediaOrigin;
       reply.header(
         'content-security-policy',
-        media && !options.mediaOrigins.includes(media) ? contentSecurityPolicy([...options.mediaOrigins, media]) : csp,
+        media && !options.mediaOrigins.includes(media)
+          ? contentSecurityPolicy([...options.mediaOrigins, media], options.checkoutOrigins)
+          : csp,
       );
       return payload;
     });
@@ -144,13 +151,16 @@ export const webPlugin = fp(
     const ctx: WebContext = {
       bff,
       sessions,
+      catalog: new StampCatalog(bff),
       options,
       async sendPage(request, reply, page, status = 200) {
         const session = await sessions.read(request, reply);
         const pageCtx: PageContext = {
           locale: localeOf(request),
           path: request.url.length <= 2000 ? request.url : '/',
-          csrf: reply.generateCsrf(),
+          // Only pages with forms or writes need a token: a logged-out viewer's have none but log in / sign up
+          // (a new token is a new signed cookie: by far the dearest part of an anonymous page).
+          csrf: session || page.name === 'auth' ? reply.generateCsrf() : '',
           me: session?.user ?? null,
         };
         if ((page.name === 'stream' || page.name === 'archive') && page.src) {

@@ -27,10 +27,17 @@ export function pageWriter(template: string, ssr: SsrModule) {
   const [beforeLang, afterLang] = split(template, '<!-- lang -->');
   const [head, rest] = split(afterLang, '<!-- head -->');
   const [beforeBody, afterBody] = split(rest, '<!-- element -->');
+  // The messages of each language, serialised once.
+  const messagesOf = new Map(
+    Object.entries(ssr.messages).map(([locale, m]) => [
+      locale,
+      `<script type="application/json" id="lh-messages">${scriptJson(m)}</script>`,
+    ]),
+  );
   return (reply: FastifyReply, page: PageProps, ctx: PageContext, status = 200) => {
     const title = escapeHtml(ssr.titleOf(page, ctx.locale));
     const body = ssr.render(page, ctx);
-    const messages = `<script type="application/json" id="lh-messages">${scriptJson(ssr.messages[ctx.locale])}</script>`;
+    const messages = messagesOf.get(ctx.locale) ?? '';
     async function* document() {
       yield `${beforeLang}${ctx.locale}${head}<title>${title}</title>${beforeBody}`;
       for await (const chunk of body) yield chunk as string | Buffer;

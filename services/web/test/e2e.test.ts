@@ -5,7 +5,7 @@ import { gzipSync } from 'node:zlib';
 import type { TestPlatform } from '@livehouse/kit/testing';
 import { chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buyPoints, hlsFixture, liveStreamer, startWeb, type World } from './helpers.ts';
+import { hlsFixture, liveStreamer, startWeb, type World } from './helpers.ts';
 
 /** Screenshots of each step: test artifacts, git-ignored. */
 const ARTIFACTS = join(import.meta.dirname, '..', 'test-artifacts');
@@ -115,7 +115,18 @@ describe('the PC web in Chromium', () => {
     expect(readable.storage).toBe('{}');
     await page.screenshot({ path: join(ARTIFACTS, '01-home.png'), fullPage: true });
 
-    await buyPoints(p, 'viewer_e2e', PASSWORD, 100);
+    // Buy points: the wallet's buy form opens a checkout at the (embedded, local) payment provider, whose page takes
+    // the payment, sends the signed webhook that credits the points, and sends the buyer back to the wallet.
+    await page.goto(`${web}/wallet`);
+    expect(await page.getAttribute('[data-testid=wallet-balance]', 'data-balance')).toBe('0');
+    await page.click('[data-testid=buy][data-pack=p100]');
+    await page.waitForURL(/\/pay\/cs_/, { timeout: 20_000 });
+    await page.click('button');
+    await page.waitForURL(/\/wallet\?checkout=cs_/, { timeout: 20_000 });
+    expect(await page.getAttribute('[data-testid=checkout-status]', 'data-status')).toBe('paid');
+    expect(await page.getAttribute('[data-testid=wallet-balance]', 'data-balance')).toBe('100');
+    expect(await page.locator('[data-testid=history]').textContent()).toContain('+100');
+    await page.screenshot({ path: join(ARTIFACTS, '01b-wallet-bought.png'), fullPage: true });
 
     // The stream page: follow, the player plays, everything within the JavaScript budget.
     const stream = await jsGzipBytes(page, async () => {

@@ -9,13 +9,8 @@ import { authService } from '@livehouse/auth';
 import { bffService } from '@livehouse/bff';
 import { chatService } from '@livehouse/chat';
 import { contentsService } from '@livehouse/contents';
-import {
-  buyPoints as buyPack,
-  type DbKind,
-  publicApi,
-  startTestPlatform,
-  type TestPlatform,
-} from '@livehouse/kit/testing';
+import { type DbKind, publicApi, startTestPlatform, type TestPlatform } from '@livehouse/kit/testing';
+import { freePort } from '@livehouse/kit/testing/ports';
 import { paymentService } from '@livehouse/payment';
 import { pointService } from '@livehouse/point';
 import { stampService } from '@livehouse/stamp';
@@ -25,6 +20,9 @@ import { webService } from '../src/index.ts';
 
 /** The whole platform the web needs: every backend, the BFF and the web server, on free ports. */
 export async function startWeb(kind: DbKind, web: Record<string, unknown> = {}) {
+  // Ports chosen first: the embedded payment provider delivers its signed webhooks to the BFF, sends buyers back
+  // to the web's wallet, and its pay pages are where the web's buy form may redirect (CSP form-action).
+  const [bffPort, webPort, providerPort] = [await freePort(), await freePort(), await freePort()];
   return startTestPlatform(
     [
       userService,
@@ -47,9 +45,25 @@ export async function startWeb(kind: DbKind, web: Record<string, unknown> = {}) 
             bff: { requestBudgetMs: 5000, timeoutScale: 10, rateLimit: { perIp: { max: 100_000, windowMs: 60_000 } } },
           };
         }
-        if (name === 'web') return { web };
+        if (name === 'payment') {
+          return {
+            payment: {
+              provider: 'local',
+              local: { port: providerPort, webhookUrl: `http://127.0.0.1:${bffPort}/webhooks/stripe` },
+              successUrl: `http://127.0.0.1:${webPort}/wallet?checkout={CHECKOUT_SESSION_ID}`,
+              cancelUrl: `http://127.0.0.1:${webPort}/wallet`,
+            },
+          };
+        }
+        if (name === 'web') {
+          return {
+            http: { host: '127.0.0.1', port: webPort, adminPort: 0 },
+            web: { checkoutOrigins: [`http://127.0.0.1:${providerPort}`], ...web },
+          };
+        }
         return {};
       },
+      bffPort,
     },
   );
 }
@@ -86,18 +100,6 @@ export async function liveStreamer(
     streamId: live.body.id,
     channelId: channel.body.channel.id,
   };
-}
-
-/**
- * Logs in through the BFF (a second session beside the browser's) and buys a pack of `points` the way a client
- * does (the kit's `buyPoints`).
- */
-export async function buyPoints(p: TestPlatform, login: string, password: string, points: number) {
-  const session = await bffApi(p)('POST', '/auth/login', { body: { login, password } });
-  if (session.status !== 200) throw new Error(`login: ${session.status}`);
-  const token = session.body.tokens.accessToken as string;
-  await buyPack(p.url('bff'), token, `p${points}`, `buy-${login}-${points}`);
-  return { id: session.body.account.id as string, token };
 }
 
 /** A cookie jar just big enough for fetch-based tests of the web server. */

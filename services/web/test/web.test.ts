@@ -71,6 +71,28 @@ describe.each(dbKinds)('web pages on %s', (kind) => {
     for (const island of ['player', 'chat', 'follow']) expect(text).toContain(`data-island="${island}"`);
     // Offline until the video plane gives a playback URL (none is configured here).
     expect(text).toContain('data-testid="offline-card"');
+    // A logged-out page without forms sets no CSRF cookie (making one per anonymous page was its dearest part).
+    expect(res.headers.getSetCookie().filter((l) => l.includes('lh_csrf'))).toEqual([]);
+  });
+
+  it('when stream pages are rendered, then the stamp picker comes from the catalog the web server fetched once', async () => {
+    // The BFF's view carries only the catalog's version; the web server holds the catalog itself.
+    const bffAdmin = p.services.get('bff')?.adminUrl ?? '';
+    const catalogCalls = async () =>
+      (await (await fetch(`${bffAdmin}/metrics`)).text())
+        .split('\n')
+        .filter((l) => l.startsWith('http_request_duration_seconds_count{') && l.includes('/stamps/catalog"'))
+        .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
+    const c = client(web);
+    const first = await c.get(`/streams/${world.streamId}`);
+    const after1 = await catalogCalls();
+    expect(after1).toBeGreaterThanOrEqual(1);
+    for (const id of [world.streamId, hostile.streamId, world.streamId]) {
+      const { text } = await c.get(`/streams/${id}`);
+      expect(text).toMatch(/&quot;stamps&quot;:\[\{&quot;id&quot;/);
+    }
+    expect(await catalogCalls()).toBe(after1);
+    expect(first.text).toMatch(/&quot;price&quot;:0/);
   });
 
   it('when a viewer signs up through the form, then the session is in HttpOnly, Secure, SameSite cookies and the page shows the wallet', async () => {
@@ -99,6 +121,33 @@ describe.each(dbKinds)('web pages on %s', (kind) => {
     expect(token.length).toBeGreaterThan(20);
     expect(page.text).not.toContain(token);
     expect(page.text).not.toContain(c.jar.cookies.get('__Host-lh_rt'));
+  });
+
+  it('when the buy form is submitted twice, then one checkout is opened and the buyer is sent to its page', async () => {
+    const c = client(web);
+    await c.submit('/signup', '/signup', {
+      handle: `buyer_${kind}`,
+      email: `buyer_${kind}@example.com`,
+      password: 'a-long-password',
+    });
+    const wallet = await c.get('/wallet');
+    expect(wallet.text).toContain('data-pack="p500"');
+    const key = /name="idempotencyKey" value="([^"]+-p500)"/.exec(wallet.text)?.[1] ?? '';
+    expect(key).not.toBe('');
+    const buy = () =>
+      c.request('POST', '/wallet/checkout', {
+        form: { _csrf: csrfOf(wallet.text), packId: 'p500', idempotencyKey: key },
+      });
+    const [first, second] = [await buy(), await buy()];
+    expect(first.res.status).toBe(303);
+    const url = first.res.headers.get('location') ?? '';
+    expect(url).toMatch(/\/pay\/cs_/);
+    expect(second.res.headers.get('location')).toBe(url);
+    // The pay page's origin is allowed as a form target (the redirect), and nothing else is.
+    expect(wallet.res.headers.get('content-security-policy')).toContain(`form-action 'self' ${new URL(url).origin}`);
+    // Back from the provider without paying: the wallet says the checkout is still open.
+    const back = await c.get(`/wallet?checkout=${/cs_[A-Za-z0-9_]+/.exec(url)?.[0]}`);
+    expect(back.text).toContain('data-status="open"');
   });
 
   it('when a form is posted cross-site or without its token, then it is refused and nothing changes', async () => {

@@ -1,4 +1,4 @@
-import type { contents, media, point, stamp, timeline as tl, user } from '@livehouse/contracts';
+import type { contents, media, point, timeline as tl, user } from '@livehouse/contracts';
 import type { Section, SectionContext } from '../compose.ts';
 
 /** Sections more than one view uses. Timeouts are per backend call; the request budget caps them all. */
@@ -31,14 +31,6 @@ export const catalogVersion: Section<{ version: string } | null> = {
   fallback: null,
   cache: { key: () => 'v', ttlMs: 5000 },
   fetch: (ctx) => ctx.backends.stamp.catalogVersion(opts(ctx)),
-};
-
-export const catalog: Section<stamp.Catalog | null> = {
-  backend: 'stamp',
-  timeoutMs: 300,
-  fallback: null,
-  cache: { key: () => 'all', ttlMs: 5000 },
-  fetch: (ctx) => ctx.backends.stamp.catalog(opts(ctx)),
 };
 
 export const liveNow: Section<contents.StreamPage> = {

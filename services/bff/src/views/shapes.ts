@@ -4,7 +4,7 @@ import type { ViewName } from './views.ts';
 
 /**
  * The two clients' answers from the same sections. The native app gets compact cards (it renders
- * small lists and fetches the stamp catalog once by version); the PC web gets rich objects.
+ * small lists) and the PC web rich objects; both get the stamp catalog's version and fetch the catalog once by ETag.
  */
 type Results = Record<string, unknown>;
 type Page<T> = { items: T[]; nextCursor: string | null };
@@ -210,7 +210,7 @@ export const shapes: Record<'app' | 'web', Record<ViewName, Shape>> = {
           stream: { id: s.id, title: s.title, state: s.state, viewerCount: s.viewerCount, startedAt: s.startedAt },
           streamer: appUser(r.streamer as user.Profile | null),
           viewerFollows: r.viewerFollows,
-          catalogVersion: (r.catalog as stamp.Catalog | null)?.version ?? null,
+          catalogVersion: (r.catalog as { version: string } | null)?.version ?? null,
           topSupporters: (r.supporters as stamp.SupporterList).items.map((x) => ({
             handle: profiles(r, 'supporterProfiles')[x.userId]?.handle ?? null,
             points: x.points,
@@ -320,21 +320,7 @@ export const shapes: Record<'app' | 'web', Record<ViewName, Shape>> = {
         stream: WebStream,
         channel: Nullable(WebChannel),
         viewerFollows: Type.Boolean(),
-        catalog: Nullable(
-          Type.Object({
-            version: Type.String(),
-            items: Type.Array(
-              Type.Object({
-                id: Id,
-                name: Type.String(),
-                imageUrl: Type.String(),
-                category: Type.String(),
-                price: Type.Integer(),
-                channelId: Nullable(Type.String()),
-              }),
-            ),
-          }),
-        ),
+        catalogVersion: Nullable(Type.String()),
         topSupporters: Type.Array(
           Type.Object({ user: Nullable(WebUser), points: Type.Integer(), stamps: Type.Integer() }),
         ),
@@ -346,15 +332,11 @@ export const shapes: Record<'app' | 'web', Record<ViewName, Shape>> = {
         const s = r.stream as contents.Stream;
         const streamer = r.streamer as user.Profile | null;
         const channel = r.channel as contents.Channel | null;
-        const cat = r.catalog as stamp.Catalog | null;
         return {
           stream: webStream(s, streamer ? { [streamer.id]: streamer } : {}),
           channel: channel && webChannel(channel),
           viewerFollows: r.viewerFollows,
-          catalog: cat && {
-            version: cat.version,
-            items: cat.items.filter((x) => x.channelId === null || x.channelId === s.channelId),
-          },
+          catalogVersion: (r.catalog as { version: string } | null)?.version ?? null,
           topSupporters: (r.supporters as stamp.SupporterList).items.map((x) => ({
             user: webUser(profiles(r, 'supporterProfiles')[x.userId]),
             points: x.points,

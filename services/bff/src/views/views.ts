@@ -51,7 +51,8 @@ export const views = {
         ctx.backends.user.profile({ ...s.opts(ctx), params: { id: (ctx.results.stream as contents.Stream).ownerId } }),
     },
     viewerFollows: s.viewerFollows('stream', (r) => (r as contents.Stream | null)?.ownerId),
-    catalog: s.catalog,
+    // Only the version: clients fetch the catalog itself once (GET /stamps/catalog, by ETag).
+    catalog: s.catalogVersion,
     supporters: {
       backend: 'stamp',
       timeoutMs: 250,

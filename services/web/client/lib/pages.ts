@@ -1,14 +1,24 @@
-import type { ChannelView, HomeView, ProfileView, StreamView, WalletPage, WebChannel, WebStream } from './views.ts';
+import type {
+  ChannelView,
+  HomeView,
+  ProfileView,
+  StampItem,
+  StreamView,
+  WalletPage,
+  WebChannel,
+  WebStream,
+} from './views.ts';
 
 /** Every page the server renders, with what it needs (the server and the SSR bundle share this type). */
 export type PageProps =
   | { name: 'home'; view: HomeView }
-  | { name: 'stream'; view: StreamView; src: string | null }
+  /** stamps: the picker's (null: the catalog is unavailable). */
+  | { name: 'stream'; view: StreamView; src: string | null; stamps: StampItem[] | null }
   | { name: 'archive'; view: StreamView; src: string | null }
   | { name: 'channel'; view: ChannelView }
   | { name: 'profile'; view: ProfileView }
   | { name: 'auth'; props: AuthProps }
-  | { name: 'wallet'; view: WalletPage; checkout: boolean }
+  | { name: 'wallet'; view: WalletPage }
   | { name: 'dashboard'; props: DashboardProps }
   | { name: 'error'; status: number; message: string };
 
@@ -43,7 +53,7 @@ export interface PageContext {
   locale: Locale;
   /** The path of this page (for the language switch and "back" links). */
   path: string;
-  /** CSRF token for forms and the islands' writes. */
+  /** CSRF token for forms and the islands' writes; empty on a logged-out page without forms. */
   csrf: string;
   me: Me | null;
 }

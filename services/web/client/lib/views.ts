@@ -1,4 +1,4 @@
-import type { point } from '@livehouse/contracts';
+import type { payment, point } from '@livehouse/contracts';
 
 /** The BFF's /web/v1 views as the pages read them (services/bff/src/views/shapes.ts, web). */
 
@@ -85,7 +85,8 @@ export interface StreamView {
   playback?: Playback;
   channel: WebChannel | null;
   viewerFollows: boolean;
-  catalog: { version: string; items: StampItem[] } | null;
+  /** The stamp catalog's version: the web server holds the catalog itself (src/catalog.ts). */
+  catalogVersion: string | null;
   topSupporters: { user: WebUser | null; points: number; stamps: number }[];
   wallet: { balance: number } | null;
   meta: Meta;
@@ -110,5 +111,11 @@ export interface ProfileView {
 export interface WalletPage {
   balance: number | null;
   history: point.HistoryPage | null;
+  /** The point packs on sale (null: payment did not answer). */
+  packs: payment.Pack[] | null;
+  /** The checkout the buyer came back from (`/wallet?checkout=cs_…`), if any. */
+  checkout: payment.Checkout | null;
+  /** Sent with the buy form: one checkout however often it is submitted. */
+  idempotencyKey: string;
   meta: Meta;
 }

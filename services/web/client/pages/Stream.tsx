@@ -7,25 +7,12 @@ import { usePage } from '../lib/page.ts';
 import type { StampItem, StreamView } from '../lib/views.ts';
 import { Degraded, isDegraded, Layout } from './Layout.tsx';
 
-/** The catalog has hundreds of stamps: the picker offers a few at every price, cheapest first. */
-const PER_PRICE = 3;
-
-function pickerStamps(items: StampItem[]) {
-  const byPrice = new Map<number, StampItem[]>();
-  for (const s of items) {
-    const tier = byPrice.get(s.price) ?? [];
-    if (tier.length < PER_PRICE) byPrice.set(s.price, [...tier, s]);
-  }
-  return [...byPrice.keys()].sort((a, b) => a - b).flatMap((price) => byPrice.get(price) ?? []);
-}
-
 /** The live stream page, and (vod) the archive page of an ended stream. */
-export function Stream(props: { view: StreamView; vod: boolean; src: string | null }) {
+export function Stream(props: { view: StreamView; vod: boolean; src: string | null; stamps: StampItem[] | null }) {
   const t = useT();
   const page = usePage();
   const v = props.view;
   const s = v.stream;
-  const stamps = v.catalog ? pickerStamps(v.catalog.items) : null;
   return (
     <Layout>
       <div class={props.vod ? 'stream-page vod' : 'stream-page'}>
@@ -96,7 +83,7 @@ export function Stream(props: { view: StreamView; vod: boolean; src: string | nu
         </div>
         {!props.vod && (
           <aside class="side">
-            {isDegraded(v.meta, 'catalog') && <Degraded section="catalog" />}
+            {(isDegraded(v.meta, 'catalog') || props.stamps === null) && <Degraded section="catalog" />}
             {isDegraded(v.meta, 'wallet') && <Degraded section="wallet" />}
             <Island
               name="chat"
@@ -106,7 +93,7 @@ export function Stream(props: { view: StreamView; vod: boolean; src: string | nu
                 ended: s.state === 'ended',
                 csrf: page.csrf,
                 me: page.me && { id: page.me.id, handle: page.me.handle },
-                stamps,
+                stamps: props.stamps,
                 balance: v.wallet?.balance ?? null,
               }}
             />
