@@ -1,22 +1,66 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { contentsService } from '@livehouse/contents';
-import { edgeService } from '@livehouse/edge';
 import { ingestService } from '@livehouse/ingest';
 import { depsOf, generateDevSecrets, InternalAuth, openBackend, startPlatform } from '@livehouse/kit';
 import { freePort } from '@livehouse/kit/testing/ports';
 import { thumbnailService } from '@livehouse/thumbnail';
 
-/** The media plane in this process (embedded PGlite in memory), as `livehouse up` runs it, for benchmarks. */
+const root = resolve(import.meta.dirname, '../..');
+
+/**
+ * `livehouse serve edge` in its own process, as its pod runs it: the edge's latencies are its own, not
+ * those of the ingest and ffmpeg supervision sharing its event loop.
+ */
+async function startEdgeProcess(dir: string, origin: string, internalKey: string) {
+  const [port, adminPort] = [await freePort(), await freePort()];
+  const config = join(dir, 'edge.yaml');
+  await writeFile(
+    config,
+    [
+      `http: { host: 127.0.0.1, port: ${port}, adminPort: ${adminPort}, shutdownTimeoutMs: 1000 }`,
+      `services: { ingest: "${origin}" }`,
+      'log: { level: warn }',
+    ].join('\n'),
+  );
+  const child = spawn(process.execPath, ['packages/cli/src/main.ts', 'serve', 'edge', '--config', config], {
+    cwd: root,
+    env: { PATH: process.env.PATH, LIVEHOUSE_INTERNAL_KEY: internalKey },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const admin = `http://127.0.0.1:${adminPort}`;
+  for (let i = 0; ; i++) {
+    if (child.exitCode !== null) throw new Error(`edge exited with ${child.exitCode}`);
+    if ((await fetch(`${admin}/readyz`).catch(() => undefined))?.status === 200) break;
+    if (i > 600) throw new Error('edge did not become ready in 60 s');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url: `http://127.0.0.1:${port}`,
+    admin,
+    pid: child.pid,
+    async close() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    },
+  };
+}
+
+/**
+ * The media plane as `livehouse up` runs it (embedded PGlite in memory), for benchmarks; the edge in
+ * a process of its own, as in production.
+ */
 export async function startMediaPlatform(ingest: Record<string, unknown>) {
   const dir = await mkdtemp(join(tmpdir(), 'livehouse-bench-media-'));
   const rtmpPort = await freePort();
   const backend = await openBackend('memory://');
   const secrets = generateDevSecrets();
-  const platform = await startPlatform([contentsService, thumbnailService, ingestService, edgeService], {
+  const platform = await startPlatform([contentsService, thumbnailService, ingestService], {
     backend,
     env: secrets,
     relay: { pollMs: 50 },
@@ -40,10 +84,12 @@ export async function startMediaPlatform(ingest: Record<string, unknown>) {
   const built = platform.services.get('ingest')?.built;
   if (!built) throw new Error('ingest did not start');
   const ingestInstance = depsOf(built, ingestService).ingest;
+  const edge = await startEdgeProcess(dir, platform.url('ingest'), secrets.LIVEHOUSE_INTERNAL_KEY as string);
   return {
     rtmpUrl: `rtmp://127.0.0.1:${rtmpPort}/live`,
-    edge: platform.url('edge'),
-    edgeAdmin: platform.services.get('edge')?.adminUrl as string,
+    edge: edge.url,
+    edgeAdmin: edge.admin,
+    edgePid: edge.pid,
     origin: platform.url('ingest'),
     ingest: ingestInstance,
     token,
@@ -67,6 +113,7 @@ export async function startMediaPlatform(ingest: Record<string, unknown>) {
       }
     },
     async close() {
+      await edge.close();
       await platform.close();
       await backend.close();
       await rm(dir, { recursive: true, force: true });
