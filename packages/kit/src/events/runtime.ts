@@ -1,9 +1,10 @@
 import type { EventType } from '@livehouse/contracts';
 import { type Kysely, sql } from 'kysely';
-import { Counter } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import type { Database } from '../db/database.ts';
 import type { Notifier } from '../db/notify.ts';
 import type { Metrics } from '../metrics.ts';
+import type { OutboxDatabase } from '../outbox.ts';
 import type { EventBus, EventLog, Subscription } from './bus.ts';
 import { type ConsumeHandlers, idempotentConsumer } from './consumer.ts';
 import { OutboxRelay } from './relay.ts';
@@ -13,6 +14,45 @@ export async function hasOutbox(database: Database<unknown>) {
   const { rows } = await sql<{ present: boolean }>`
     select to_regclass(format('%I.outbox', ${database.schema}::text)) is not null as present`.execute(database.db);
   return rows[0]?.present === true;
+}
+
+/** A scrape must answer even when the database does not: the gauge then keeps its last value. */
+const LAG_QUERY_TIMEOUT_MS = 3000;
+
+/**
+ * Outbox lag: the age of the oldest row not yet on the bus, 0 when every row is (what waits, where
+ * `events_published_total` counts only what went). Read at scrape time, on the relay's partial index.
+ */
+function outboxLagGauge(db: Kysely<OutboxDatabase>, metrics: Metrics) {
+  new Gauge({
+    name: 'livehouse_outbox_lag_seconds',
+    help: 'Age of the oldest outbox row not yet published to the bus (0 when none waits)',
+    registers: [metrics.registry],
+    // Workers of one pod share the outbox: the pod's lag is the largest any of them saw.
+    aggregator: 'max',
+    async collect() {
+      let timer: NodeJS.Timeout | undefined;
+      const query = db
+        .selectFrom('outbox')
+        .select(sql<number>`extract(epoch from now() - occurred_at)::float8`.as('age'))
+        .where('published_at', 'is', null)
+        .orderBy('seq')
+        .limit(1)
+        .executeTakeFirst();
+      const timeout = new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), LAG_QUERY_TIMEOUT_MS);
+      });
+      try {
+        const head = await Promise.race([query.then((row) => ({ row })), timeout]);
+        if (head) this.set(Math.max(0, head.row?.age ?? 0));
+      } catch {
+        // Unknown while the database is away (livehouse_database_up says so): keep the last value.
+      } finally {
+        clearTimeout(timer);
+        query.catch(() => {});
+      }
+    },
+  });
 }
 
 export interface ServiceEventsOptions<DB, C> {
@@ -55,6 +95,7 @@ export async function startServiceEvents<DB, C>(o: ServiceEventsOptions<DB, C>) 
       ...(o.notifier && { notifier: o.notifier }),
       afterPublish: (events) => published.inc(events.length),
     }).start();
+    outboxLagGauge(o.db as unknown as Kysely<OutboxDatabase>, o.metrics);
   }
 
   let subscription: Subscription | undefined;
