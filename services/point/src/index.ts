@@ -5,6 +5,7 @@ import { ledgerRoutes } from './ledger.routes.ts';
 import { createLedger } from './ledger.service.ts';
 import * as ledger from './migrations/0001_ledger.ts';
 import * as reversals from './migrations/0002_reversals.ts';
+import { startReconciliation } from './reconciliation.service.ts';
 
 export const pointConfig = {
   point: Type.Object(
@@ -15,6 +16,8 @@ export const pointConfig = {
       receivingShards: Type.Integer({ minimum: 1, maximum: 256, default: 8 }),
       /** Shards of the system accounts: every spend credits revenue, so it is the hottest account of all. */
       systemShards: Type.Integer({ minimum: 1, maximum: 1024, default: 32 }),
+      /** How often each pod reconciles the whole ledger (read-only, one snapshot) for its metrics and alert. */
+      reconcileIntervalMs: Type.Integer({ minimum: 100, default: 300_000 }),
     },
     { default: {}, additionalProperties: false },
   ),
@@ -35,4 +38,10 @@ export const pointService = defineService<typeof pointConfig, PointDatabase>({
     });
     await ledgerRoutes(app, ctx.db, ledger);
   },
+  background: async (ctx) =>
+    startReconciliation(ctx.db, {
+      intervalMs: ctx.config.point.reconcileIntervalMs,
+      registry: ctx.metrics.registry,
+      log: ctx.log,
+    }),
 });

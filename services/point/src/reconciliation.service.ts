@@ -1,5 +1,7 @@
 import type { point } from '@livehouse/contracts';
+import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
+import { Gauge, type Registry } from 'prom-client';
 import type { PointDatabase } from './db.ts';
 import * as repo from './reconciliation.repository.ts';
 
@@ -14,6 +16,17 @@ import * as repo from './reconciliation.repository.ts';
  * - no_negative_user_balance: no user account below zero; system flags on the right accounts;
  * - history_matches_balances: each user's history adds up to their balance.
  */
+/** The invariants `reconcile` checks: each has a gauge series, so a clean one reads 0 rather than nothing. */
+export const INVARIANTS = [
+  'ledger_balanced',
+  'balances_match_postings',
+  'purchases_match_payments',
+  'debts_match_reversals',
+  'revenue_matches_fees',
+  'no_negative_user_balance',
+  'history_matches_balances',
+] as const;
+
 export async function reconcile(db: Kysely<PointDatabase>): Promise<point.Reconciliation> {
   const violations: point.Violation[] = [];
   const add = (invariant: string, detail: string) => violations.push({ invariant, detail });
@@ -83,4 +96,55 @@ export async function reconcile(db: Kysely<PointDatabase>): Promise<point.Reconc
   });
 
   return { ok: violations.length === 0, checkedAt: new Date().toISOString(), violations };
+}
+
+/**
+ * Runs `reconcile` now and then every `intervalMs` (each pod, on one snapshot: read-only), and exposes the outcome:
+ * `livehouse_ledger_reconciliation_mismatches` per invariant (the examples found, at most 10 per query) and the time
+ * of the last run that completed, so that an alert sees both a broken ledger and a check that stopped running.
+ */
+export function startReconciliation(
+  db: Kysely<PointDatabase>,
+  options: { intervalMs: number; registry: Registry; log: FastifyBaseLogger },
+) {
+  const mismatches = new Gauge({
+    name: 'livehouse_ledger_reconciliation_mismatches',
+    help: 'Violations the last ledger reconciliation found, by invariant (0: clean)',
+    labelNames: ['invariant'],
+    registers: [options.registry],
+    aggregator: 'max',
+  });
+  const lastRun = new Gauge({
+    name: 'livehouse_ledger_reconciliation_last_run_timestamp_seconds',
+    help: 'When the last ledger reconciliation completed (Unix time)',
+    registers: [options.registry],
+    aggregator: 'max',
+  });
+  let running: Promise<void> | undefined;
+  const run = async () => {
+    try {
+      const result = await reconcile(db);
+      for (const invariant of INVARIANTS) {
+        mismatches.set({ invariant }, result.violations.filter((v) => v.invariant === invariant).length);
+      }
+      lastRun.set(Date.parse(result.checkedAt) / 1000);
+      if (!result.ok) options.log.error({ violations: result.violations }, 'ledger reconciliation is not clean');
+    } catch (err) {
+      options.log.warn({ err }, 'ledger reconciliation could not run');
+    }
+  };
+  const tick = () => {
+    running ??= run().finally(() => {
+      running = undefined;
+    });
+  };
+  tick();
+  const timer = setInterval(tick, options.intervalMs);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
 }

@@ -67,7 +67,12 @@ export async function expectReconciled(p: TestPlatform) {
 
 /** Small shard counts so that tests hit shared shards; the outbox relay polls slowly (nothing here consumes). */
 export const pointConfig = (
-  point: { platformFeeBps?: number; receivingShards?: number; systemShards?: number } = {},
+  point: {
+    platformFeeBps?: number;
+    receivingShards?: number;
+    systemShards?: number;
+    reconcileIntervalMs?: number;
+  } = {},
 ) => ({
   config: () => ({ point: { platformFeeBps: 1000, receivingShards: 4, systemShards: 4, ...point } }),
   relayPollMs: 500,
