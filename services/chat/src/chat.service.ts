@@ -3,7 +3,7 @@ import type { chat, EventEnvelope } from '@livehouse/contracts';
 import type { Caller, Clients } from '@livehouse/kit';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
-import { Gauge, type Registry } from 'prom-client';
+import { Gauge, Histogram, type Registry } from 'prom-client';
 import type { WebSocket } from 'ws';
 import type { ChatConfig } from './chat.config.ts';
 import * as repo from './chat.repository.ts';
@@ -12,7 +12,7 @@ import type { Action } from './frames.ts';
 import { applyControl, Moderation } from './moderation.ts';
 import { Persister } from './persister.ts';
 import { type Room, visibleItems } from './room.ts';
-import type { RoomLog } from './room-log.ts';
+import { itemAt, type LogEntry, type RoomLog } from './room-log.ts';
 import { Rooms } from './rooms.ts';
 import { type Admission, Sessions } from './sessions.ts';
 import type { SocketSlots } from './sockets.ts';
@@ -33,6 +33,29 @@ export interface ChatHubOptions {
   slots: SocketSlots;
   /** The service's metrics registry: open sockets per pod (the chat HPA scales on it). */
   metrics?: Registry;
+}
+
+/**
+ * Send → deliver: from a message's acceptance into its room's log (its `at`: the Lua append's Redis TIME, or this
+ * process's clock in memory) to the write of the frame carrying it to this instance's clients, on every instance
+ * that has the room open: the Redis round trips, pub/sub fan-out and batching (`flushIntervalMs`) included. Across
+ * pods it compares Redis's clock with the pod's (both NTP-synced on EKS); a negative difference counts as 0.
+ */
+function deliveryHistogram(registry: Registry) {
+  const histogram = new Histogram({
+    name: 'livehouse_chat_delivery_seconds',
+    help: "From a chat message's acceptance into its room's log to its fan-out write on this instance",
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  return (entries: readonly LogEntry[]) => {
+    const now = Date.now();
+    for (const e of entries) {
+      if (e.type !== 'message') continue;
+      const at = itemAt(e.json);
+      if (at !== undefined) histogram.observe(Math.max(0, now - at) / 1000);
+    }
+  };
 }
 
 /**
@@ -62,7 +85,8 @@ export class ChatHub {
     this.#logger = logger;
     this.#persister = new Persister(db, logger, config.persistIntervalMs);
     this.#reporter = new ViewerReporter(options.viewers, contents, logger, this.instanceId);
-    this.#rooms = new Rooms({ db, log, contents, config, logger, onItem: applyControl });
+    const onFanOut = options.metrics && deliveryHistogram(options.metrics);
+    this.#rooms = new Rooms({ db, log, contents, config, logger, onItem: applyControl, ...(onFanOut && { onFanOut }) });
     this.#writer = new RoomWriter({ db, log, rooms: this.#rooms, config, persister: this.#persister });
     this.#moderation = new Moderation({ db, log, rooms: this.#rooms, writer: this.#writer, contents });
     this.#sessions = new Sessions({

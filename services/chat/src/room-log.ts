@@ -59,6 +59,12 @@ export interface RoomLog {
 /** Builds an item's JSON from its id, time and body (`{"type":…}`): the same text in Redis and in memory. */
 export const itemJson = (id: number, at: number, body: string) => `{"id":${id},"at":${at},${body.slice(1)}`;
 
+/** The time an item's JSON (made by `itemJson`) carries: when the log accepted it. */
+export function itemAt(json: string): number | undefined {
+  const at = /^\{"id":\d+,"at":(\d+),/.exec(json)?.[1];
+  return at === undefined ? undefined : Number(at);
+}
+
 interface MemoryRoom {
   seq: number;
   entries: LogEntry[];

@@ -32,6 +32,8 @@ export interface RoomOptions {
   flushIntervalMs: number;
   /** Caught-up checks of lagging clients. */
   lagCheckMs?: number;
+  /** After a flush wrote its frame to this instance's clients: the items it carried (delivery metrics). */
+  onFanOut?: (entries: readonly LogEntry[]) => void;
 }
 
 /**
@@ -152,6 +154,7 @@ export class Room {
         this.#lagging.add(client);
       }
     }
+    if (this.clients.size > 0) this.#options.onFanOut?.(entries);
     this.#watchLagging();
   }
 

@@ -16,6 +16,8 @@ export interface RoomsOptions {
   logger: FastifyBaseLogger;
   /** Items that change a room's state (bans, settings), in log order, before clients get them. */
   onItem: (room: Room, entry: LogEntry) => void;
+  /** Items just written to a room's local clients. */
+  onFanOut?: (entries: readonly LogEntry[]) => void;
 }
 
 /**
@@ -29,6 +31,7 @@ export class Rooms {
   readonly #config: ChatConfig;
   readonly #logger: FastifyBaseLogger;
   readonly #onItem: RoomsOptions['onItem'];
+  readonly #onFanOut: RoomsOptions['onFanOut'];
   readonly #rooms = new Map<string, Promise<Room>>();
   readonly #opened = new Map<string, Room>();
   readonly #streams = new Map<string, { info: StreamInfo; expiresAt: number }>();
@@ -40,6 +43,7 @@ export class Rooms {
     this.#config = options.config;
     this.#logger = options.logger;
     this.#onItem = options.onItem;
+    this.#onFanOut = options.onFanOut;
     this.#log.onResubscribed(() => {
       for (const room of this.#rooms.values())
         void room.then(
@@ -103,6 +107,7 @@ export class Rooms {
       log: this.#log,
       logger: this.#logger,
       flushIntervalMs: this.#config.flushIntervalMs,
+      ...(this.#onFanOut && { onFanOut: this.#onFanOut }),
     });
     room.floor = floor;
     room.onItem = (entry) => this.#onItem(room, entry);

@@ -115,3 +115,41 @@ describe('the chat autoscaling metric', () => {
     },
   );
 });
+
+describe('the chat send → deliver metric', () => {
+  let p: TestPlatform;
+  beforeAll(async () => {
+    p = await startTestPlatform([contentsService, chatService], 'pglite');
+  });
+  afterAll(() => p?.close());
+
+  const histogram = async () => {
+    const text = await (await fetch(`${p.services.get('chat')?.adminUrl}/metrics`)).text();
+    const count = samples(text, 'livehouse_chat_delivery_seconds_count').found[0]?.value;
+    const inf = samples(text, 'livehouse_chat_delivery_seconds_bucket').found.find((s) => s.labels.le === '+Inf');
+    return { type: /^# TYPE livehouse_chat_delivery_seconds (\w+)$/m.exec(text)?.[1], count, inf: inf?.value };
+  };
+
+  it('when messages are sent into a room with clients, then each message is observed once per fan-out, and a system item not at all', async () => {
+    const { owner, channelId, streamId } = await liveStream(p);
+    const before = await histogram();
+    expect(before.type).toBe('histogram');
+    const sender = await connect(p, streamId, viewer());
+    const reader = await connect(p, streamId, viewer());
+    // A stamp-free, moderator-free room: the only items are the three messages.
+    for (const text of ['one', 'two', 'three']) expect((await sender.say(text)).type).toBe('ack');
+    await reader.until(() => reader.items.filter((i) => i.type === 'message').length === 3, 10_000, 'three messages');
+    await expect.poll(async () => (await histogram()).count).toBe((before.count ?? 0) + 3);
+    expect((await histogram()).inf).toBe((before.count ?? 0) + 3);
+    // A system item (settings) is not a message: not counted.
+    const changed = await p.call('chat', 'PUT', `/channels/${channelId}/chat-settings`, {
+      user: owner,
+      body: { slowModeSeconds: 1 },
+    });
+    expect(changed.status).toBe(200);
+    await reader.until(() => reader.items.some((i) => i.type === 'settings'), 10_000, 'the settings item');
+    expect((await histogram()).count).toBe((before.count ?? 0) + 3);
+    await sender.close();
+    await reader.close();
+  });
+});
