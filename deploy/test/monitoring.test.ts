@@ -1,7 +1,16 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTestPlatform, type TestPlatform } from '@livehouse/kit/testing';
-import { Identifier, parser, VectorSelector } from '@prometheus-io/lezer-promql';
+import {
+  Identifier,
+  LabelMatchers,
+  LabelName,
+  MatchOp,
+  parser,
+  StringLiteral,
+  UnquotedLabelMatcher,
+  VectorSelector,
+} from '@prometheus-io/lezer-promql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { services } from '../../packages/cli/src/services.ts';
 import { ofKind, render, repoRoot } from './manifests.ts';
@@ -12,23 +21,34 @@ type Any = any;
 /** Series Prometheus makes itself, not a service. */
 const PROMETHEUS_OWN = new Set(['up', 'scrape_duration_seconds', 'scrape_samples_scraped']);
 
-/** The metric names an expression selects, read with Prometheus' own PromQL grammar (lezer-promql). */
-function metricNames(expr: string): string[] {
+/**
+ * The series an expression selects, read with Prometheus' own PromQL grammar (lezer-promql): each metric name, with
+ * the service when the selector names one exactly (`service="point"`).
+ */
+function selectors(expr: string): { name: string; service?: string }[] {
   const tree = parser.parse(expr);
-  const names: string[] = [];
+  const found: { name: string; service?: string }[] = [];
+  const text = (n: { from: number; to: number } | null | undefined) => (n ? expr.slice(n.from, n.to) : '');
   let error = false;
   tree.iterate({
     enter: (node) => {
       if (node.type.isError) error = true;
       if (node.type.id === VectorSelector) {
         const id = node.node.getChild(Identifier);
-        if (id) names.push(expr.slice(id.from, id.to));
+        if (!id) return;
+        const service = node.node
+          .getChild(LabelMatchers)
+          ?.getChildren(UnquotedLabelMatcher)
+          .find((m) => text(m.getChild(LabelName)) === 'service' && text(m.getChild(MatchOp)) === '=');
+        const value = service && JSON.parse(text(service.getChild(StringLiteral)));
+        found.push({ name: text(id), ...(value && { service: value as string }) });
       }
     },
   });
   if (error) throw new Error(`not PromQL: ${expr}`);
-  return names;
+  return found;
 }
+const metricNames = (expr: string) => selectors(expr).map((s) => s.name);
 
 /** A histogram's series carry _bucket/_count/_sum; /metrics declares the base name in # TYPE. */
 const baseName = (name: string) => name.replace(/_(bucket|count|sum)$/, '');
@@ -77,6 +97,19 @@ describe('alerts over the services’ real metrics', () => {
         if (!declared) unknown.push(`${rule.alert}: ${name}`);
       }
     expect(unknown).toEqual([]);
+  });
+
+  it('when a rule selects one service’s series, then that very service exposes the metric', () => {
+    const wrong: string[] = [];
+    for (const rule of rules)
+      for (const { name, service } of selectors(rule.expr)) {
+        if (!service || !services[service]) continue;
+        if (!exposed.get(service)?.has(baseName(name))) wrong.push(`${rule.alert}: ${service} has no ${name}`);
+      }
+    expect(wrong).toEqual([]);
+    expect(selectors('max(livehouse_outbox_lag_seconds{namespace=~"x", service="point"}) > 1')).toEqual([
+      { name: 'livehouse_outbox_lag_seconds', service: 'point' },
+    ]);
   });
 
   it('when a rule names a metric nobody exposes, then the check above would report it', () => {
