@@ -135,3 +135,107 @@ console.log(createHash('sha256').update(raw).digest('hex'));`;
     expect(withFonts).not.toBe(withNone);
   }, 60_000);
 });
+
+/**
+ * Vite (a peer of @fastify/vite, so installed even with --omit=dev) and what only it needs are removed from the
+ * image: the lockfile says which packages those are, and the web must serve pages without any of them.
+ */
+describe('the web in the image, without its build tools', () => {
+  const depsStage = stages.find((s) => s[0]?.includes(' AS deps')) ?? [];
+  const pruned = (depsStage.find((l) => l.includes('rm -rf vite')) ?? '').split('rm -rf')[1]?.trim().split(/\s+/) ?? [];
+  const lock = JSON.parse(readFileSync(join(repoRoot, 'package-lock.json'), 'utf8')) as {
+    packages: Record<
+      string,
+      {
+        dev?: boolean;
+        dependencies?: Record<string, string>;
+        optionalDependencies?: Record<string, string>;
+        peerDependencies?: Record<string, string>;
+        peerDependenciesMeta?: Record<string, { optional?: boolean }>;
+      }
+    >;
+  };
+  /** Top-level packages a production install reaches from the workspaces, not going through `skip`. */
+  function reachable(skip: string | null) {
+    const seen = new Set<string>();
+    const deps = (p: (typeof lock.packages)[string], peers: boolean) =>
+      Object.keys({
+        ...p.dependencies,
+        ...p.optionalDependencies,
+        ...(peers ? p.peerDependencies : {}),
+      }).filter((d) => !p.peerDependenciesMeta?.[d]?.optional);
+    const resolve = (from: string, name: string) => {
+      for (let base = from; ; ) {
+        const path = `${base ? `${base}/` : ''}node_modules/${name}`;
+        if (lock.packages[path]) return path;
+        if (!base.includes('node_modules/'))
+          return lock.packages[`node_modules/${name}`] ? `node_modules/${name}` : null;
+        base = base.slice(0, base.lastIndexOf('/node_modules/'));
+      }
+    };
+    const stack = Object.entries(lock.packages)
+      .filter(([path]) => !path.includes('node_modules/'))
+      .flatMap(([path, p]) => deps(p, false).map((d) => resolve(path, d)));
+    while (stack.length > 0) {
+      const path = stack.pop();
+      if (!path || seen.has(path) || lock.packages[path]?.dev) continue;
+      if (path.slice(path.lastIndexOf('node_modules/') + 13) === skip) continue;
+      seen.add(path);
+      for (const d of deps(lock.packages[path] ?? {}, true)) stack.push(resolve(path, d));
+    }
+    return seen;
+  }
+
+  it('when the dependencies are installed, then every package only Vite needs is removed, and nothing else', () => {
+    const withoutVite = reachable('vite');
+    const onlyVite = [...reachable(null)].filter((p) => !withoutVite.has(p));
+    expect(onlyVite).toContain('node_modules/vite');
+    expect(onlyVite).toContain('node_modules/rolldown');
+    const removedBy = (path: string) =>
+      pruned.some((pattern) => {
+        const name = path.replace(/^node_modules\//, '');
+        return pattern.endsWith('*')
+          ? name.startsWith(pattern.slice(0, -1))
+          : name === pattern || name.startsWith(`${pattern}/`);
+      });
+    expect(onlyVite.filter((p) => !removedBy(p))).toEqual([]);
+    // Nothing a production package needs is among the removed.
+    expect([...withoutVite].filter((p) => !p.slice(13).includes('node_modules/') && removedBy(p))).toEqual([]);
+  });
+
+  it('when the web server starts with Vite, rolldown, lightningcss and postcss unloadable, then it serves its pages', () => {
+    const script = `
+      import { registerHooks } from 'node:module';
+      registerHooks({
+        resolve(specifier, context, next) {
+          if (/^(vite|rolldown|lightningcss|postcss)(\\/|$)|^@rolldown\\//.test(specifier)) {
+            throw new Error('the web loaded a build tool: ' + specifier);
+          }
+          return next(specifier, context);
+        },
+      });
+      const { generateDevSecrets, openBackend, startPlatform } = await import('@livehouse/kit');
+      const { webService, ensureBuilt } = await import('@livehouse/web');
+      if ((await ensureBuilt()) !== 'fresh') throw new Error('dist/ was not built from these sources');
+      const backend = await openBackend('memory://');
+      const platform = await startPlatform([webService], {
+        backend,
+        env: generateDevSecrets(),
+        config: () => ({ log: { level: 'fatal' }, services: { bff: 'http://127.0.0.1:9' } }),
+      });
+      const page = await fetch(platform.url('web') + '/signup');
+      const html = await page.text();
+      const script = /src="(\\/assets\\/[^"]+\\.js)"/.exec(html)?.[1];
+      const asset = await fetch(platform.url('web') + script);
+      console.log(JSON.stringify({ page: page.status, form: html.includes('name="handle"'), asset: asset.status }));
+      await platform.close();
+      await backend.close();
+    `;
+    const out = execFileSync(join(repoRoot, 'node_modules/.bin/node'), ['--input-type=module', '-e', script], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+      timeout: 90_000,
+    });
+    expect(JSON.parse(out.trim().split('\n').at(-1) ?? '{}')).toEqual({ page: 200, form: true, asset: 200 });
+  }, 120_000);
+});
