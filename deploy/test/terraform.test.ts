@@ -127,6 +127,11 @@ describe('policies over the real roots', () => {
     const ecr = allBlocks(global).find((b) => b.type === 'aws_ecr_repository');
     expect(ecr?.attrs.image_tag_mutability).toBe('IMMUTABLE');
     expect(ecr?.attrs.image_scanning_configuration).toEqual([{ scan_on_push: true }]);
+    // The other environment's account (one cluster per account) may pull, never push.
+    const pull = allBlocks(global).find((b) => b.address === 'data.aws_iam_policy_document.pull');
+    const actions = ((pull?.attrs.statement ?? []) as { actions: string[] }[]).flatMap((st) => st.actions);
+    expect(actions).toContain('ecr:BatchGetImage');
+    expect(actions.filter((a) => /Put|Upload|Delete|\*/.test(a))).toEqual([]);
   });
 
   it('when the services’ roles are read, then thumbnail and ingest reach their own bucket only', async () => {

@@ -1,5 +1,6 @@
-# What both environments share in the account: the image repository CI pushes to, and the role CI assumes
-# through GitHub's OIDC provider to push there. Applied after bootstrap, before the environments.
+# What both environments share: the image repository CI pushes to, and the role CI assumes through GitHub's OIDC
+# provider to push there. Applied once, in one account (prod's, or a tooling account), after that account's
+# bootstrap and before the environments; dev's and prod's accounts pull from it (pull_account_ids).
 
 terraform {
   required_version = ">= 1.11.0"
@@ -22,7 +23,7 @@ provider "aws" {
   region = var.region
 }
 
-# Two resources, so no community module: terraform-aws-modules/ecr would add only a repository policy we don't need.
+# A few resources, so no community module: terraform-aws-modules/ecr would add nothing we use.
 resource "aws_ecr_repository" "livehouse" {
   name                 = "livehouse"
   image_tag_mutability = "IMMUTABLE"
@@ -34,6 +35,31 @@ resource "aws_ecr_repository" "livehouse" {
   encryption_configuration {
     encryption_type = "AES256"
   }
+}
+
+# One cluster per environment, each in its own account: their nodes pull across accounts (their node roles have
+# AmazonEC2ContainerRegistryReadOnly; this policy is the repository's half of the grant).
+data "aws_iam_policy_document" "pull" {
+  statement {
+    sid = "EnvironmentAccountsPull"
+    actions = [
+      "ecr:BatchCheckLayerAvailability",
+      "ecr:BatchGetImage",
+      "ecr:DescribeRepositories",
+      "ecr:GetDownloadUrlForLayer",
+    ]
+    principals {
+      type        = "AWS"
+      identifiers = [for id in var.pull_account_ids : "arn:aws:iam::${id}:root"]
+    }
+  }
+}
+
+resource "aws_ecr_repository_policy" "pull" {
+  count = length(var.pull_account_ids) > 0 ? 1 : 0
+
+  repository = aws_ecr_repository.livehouse.name
+  policy     = data.aws_iam_policy_document.pull.json
 }
 
 resource "aws_ecr_lifecycle_policy" "livehouse" {
@@ -127,6 +153,12 @@ resource "aws_iam_role_policy" "ci_push" {
 variable "region" {
   type    = string
   default = "ap-northeast-1"
+}
+
+variable "pull_account_ids" {
+  description = "The accounts whose clusters pull the image (dev's and prod's, when not this one)."
+  type        = list(string)
+  default     = []
 }
 
 variable "github_repository" {

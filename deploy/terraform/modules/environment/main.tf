@@ -25,7 +25,8 @@ data "aws_availability_zones" "available" {
 data "aws_caller_identity" "current" {}
 
 data "aws_ecr_repository" "livehouse" {
-  name = var.account.image_repository_name
+  name        = var.account.image_repository_name
+  registry_id = var.account.image_registry_id
 }
 
 locals {

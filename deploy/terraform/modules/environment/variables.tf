@@ -16,6 +16,8 @@ variable "account" {
     sre_role_arn          = string
     developers_role_arn   = string
     image_repository_name = optional(string, "livehouse")
+    # The account that holds it (deploy/terraform/global), when it is not this one.
+    image_registry_id = optional(string)
   })
 }
 
