@@ -3,14 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { TestPlatform } from '@livehouse/kit/testing';
-import { chromium, type Page } from 'playwright-core';
+import { chromium, type Page, type WebSocketRoute } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hlsFixture, liveStreamer, startWeb, type World } from './helpers.ts';
+import { bffApi, hlsFixture, liveStreamer, STREAMER_PASSWORD, startWeb, type World } from './helpers.ts';
 
 /** Screenshots of each step: test artifacts, git-ignored. */
 const ARTIFACTS = join(import.meta.dirname, '..', 'test-artifacts');
 const CHROMIUM = process.env.LIVEHOUSE_CHROMIUM ?? '/usr/bin/chromium';
 const PASSWORD = 'viewer-password-long';
+/** The web server's URL, for helpers outside the suite. */
+let web0 = '';
 
 async function browser(viewport = { width: 1280, height: 720 }) {
   const dir = await mkdtemp(join(tmpdir(), 'lh-web-chromium-'));
@@ -68,6 +70,7 @@ describe('the PC web in Chromium', () => {
     hls = await hlsFixture();
     p = await startWeb('pglite', { hlsUrlTemplate: hls.url, mediaOrigins: [hls.origin] });
     web = p.url('web');
+    web0 = web;
     world = await liveStreamer(p, 'streamer_e2e', { channel: 'Speedrun Club', stream: 'Any% practice, live' });
   }, 90_000);
 
@@ -215,4 +218,131 @@ describe('the PC web in Chromium', () => {
     expect(left).not.toContain('__Host-lh_rt');
     console.log(`web e2e: JS gzip home ${home.total} B, stream page ${stream.total} B (${stream.urls.length} scripts)`);
   }, 120_000);
+
+  it('when a stream goes live while its page shows the offline card, then the player starts by itself, without a reload', async () => {
+    const api = bffApi(p);
+    const signup = await api('POST', '/auth/signup', {
+      body: { handle: 'soon_live', email: 'soon_live@example.com', password: STREAMER_PASSWORD },
+    });
+    const user = { id: signup.body.account.id as string, roles: ['streamer' as const] };
+    const channel = await api('POST', '/me/channel', {
+      token: signup.body.tokens.accessToken,
+      body: { title: 'Later' },
+    });
+    expect(channel.status).toBe(201);
+    // A scheduled stream: its page exists before it goes live.
+    const scheduled = await p.call('contents', 'POST', `/channels/${channel.body.channel.id}/streams`, {
+      user,
+      body: { title: 'Starting soon' },
+    });
+    expect([scheduled.status, scheduled.body.state]).toEqual([201, 'scheduled']);
+
+    const b = await browser();
+    opened.push(b);
+    const page = await b.context.newPage();
+    await page.goto(`${web}/streams/${scheduled.body.id}`);
+    await page.locator('[data-testid=offline-card][data-state=scheduled]').waitFor();
+    await page.locator('html[data-hydrated=true]').waitFor();
+    await page.evaluate('window.__samePage = true');
+
+    const started = await p.call('contents', 'POST', `/streams/${scheduled.body.id}/start`, { user });
+    expect(started.body.state).toBe('live');
+    // The offline card polls every 3 s; generous for a loaded machine.
+    await page.locator('[data-testid=video]').waitFor({ timeout: 30_000 });
+    await expect.poll(() => currentTime(page), { timeout: 20_000 }).toBeGreaterThan(0.5);
+    expect(await page.evaluate('window.__samePage')).toBe(true);
+    expect(await page.locator('[data-testid=offline-card]').count()).toBe(0);
+  }, 90_000);
+
+  it('when the chat socket drops, then the chat reconnects and shows what was said meanwhile, once', async () => {
+    const a = await browser();
+    const b = await browser();
+    opened.push(a, b);
+    const [pa, pb] = [await a.context.newPage(), await b.context.newPage()];
+    await logIn(pa, 'viewer_e2e', PASSWORD);
+    await logIn(pb, world.streamer.handle, STREAMER_PASSWORD);
+
+    // A's chat socket goes through a route the test controls: it can cut it and hold the reconnection back.
+    let current: { page: WebSocketRoute; server: WebSocketRoute } | null = null;
+    let hold: Promise<void> | null = null;
+    const urls: string[] = [];
+    await pa.routeWebSocket(/\/chat(\?|$)/, async (ws) => {
+      urls.push(ws.url());
+      if (hold) await hold;
+      current = { page: ws, server: ws.connectToServer() };
+    });
+    const connected = (pg: Page) =>
+      expect
+        .poll(() => pg.getAttribute('[data-testid=chat-status]', 'class'), { timeout: 20_000 })
+        .toContain('connected');
+    for (const pg of [pa, pb]) {
+      await pg.goto(`${web}/streams/${world.streamId}`);
+      await connected(pg);
+    }
+    await pa.fill('[data-testid=chat-input]', 'before the drop');
+    await pa.click('[data-testid=chat-send]');
+    await expect.poll(() => pb.locator('[data-testid=chat-items]').textContent()).toContain('before the drop');
+
+    let release = () => {};
+    hold = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const cut = current as { page: WebSocketRoute; server: WebSocketRoute } | null;
+    await cut?.server.close();
+    await cut?.page.close({ code: 1012, reason: 'restart' });
+    await expect
+      .poll(() => pa.getAttribute('[data-testid=chat-status]', 'class'), { timeout: 20_000 })
+      .toContain('reconnecting');
+    for (const text of ['said while A was away', 'and once more']) {
+      await pb.fill('[data-testid=chat-input]', text);
+      await pb.click('[data-testid=chat-send]');
+      await expect.poll(() => pb.locator('[data-testid=chat-items]').textContent()).toContain(text);
+    }
+    expect(await pa.locator('[data-testid=chat-items]').textContent()).not.toContain('said while A was away');
+
+    release();
+    await connected(pa);
+    for (const text of ['said while A was away', 'and once more']) {
+      await expect.poll(() => pa.locator('[data-testid=chat-items] .msg', { hasText: text }).count()).toBe(1);
+    }
+    // It resumed from the last item it had (no full reload of the history), and nothing came twice.
+    expect(urls).toHaveLength(2);
+    expect(urls[1]).toMatch(/\?since=\d+$/);
+    expect(await pa.locator('[data-testid=chat-items] .msg', { hasText: 'before the drop' }).count()).toBe(1);
+    await pa.screenshot({ path: join(ARTIFACTS, '05-chat-resumed.png') });
+  }, 90_000);
+
+  it('when the streamer regenerates the stream key, then the new key is shown once and the old one is refused', async () => {
+    const s = await browser();
+    opened.push(s);
+    const page = await s.context.newPage();
+    await logIn(page, world.streamer.handle, STREAMER_PASSWORD);
+    const verify = (key: string) => p.call('contents', 'POST', '/stream-keys/verify', { as: 'ingest', body: { key } });
+    expect((await verify(world.streamKey)).body).toEqual({ channelId: world.channelId });
+
+    await page.goto(`${web}/dashboard`);
+    expect(await page.locator('[data-testid=stream-key]').count()).toBe(0);
+    await page.click('[data-testid=regenerate-key]');
+    const key = (await page.locator('[data-testid=stream-key]').textContent({ timeout: 20_000 }))?.trim() ?? '';
+    expect(key.length).toBeGreaterThan(20);
+    expect(key).not.toBe(world.streamKey);
+    expect((await verify(key)).body).toEqual({ channelId: world.channelId });
+    const old = await verify(world.streamKey);
+    expect([old.status, old.body.error.code]).toEqual([404, 'not_found']);
+    await page.screenshot({ path: join(ARTIFACTS, '06-dashboard-new-key.png') });
+
+    // Shown once: the dashboard never shows it again, nor is it anywhere in the page.
+    await page.goto(`${web}/dashboard`);
+    expect(await page.locator('[data-testid=stream-key]').count()).toBe(0);
+    expect(await page.content()).not.toContain(key);
+  }, 90_000);
 });
+
+/** Logs in through the login form. */
+async function logIn(page: Page, login: string, password: string) {
+  await page.goto(`${web0}/login`);
+  await page.fill('input[name=login]', login);
+  await page.fill('input[name=password]', password);
+  await page.click('[data-testid=auth-submit]');
+  await page.locator('[data-testid=whoami]').waitFor({ timeout: 20_000 });
+}

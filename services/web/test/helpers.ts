@@ -75,7 +75,12 @@ export interface World {
   streamer: { id: string; handle: string; token: string };
   streamId: string;
   channelId: string;
+  /** The channel's first stream key (shown once, when the channel was made). */
+  streamKey: string;
 }
+
+/** The streamers' password (liveStreamer). */
+export const STREAMER_PASSWORD = 'long-enough-secret';
 
 /** A streamer with a channel, live now. Titles may carry hostile text (escaping tests). */
 export async function liveStreamer(
@@ -85,7 +90,7 @@ export async function liveStreamer(
 ): Promise<World> {
   const api = bffApi(p);
   const signup = await api('POST', '/auth/signup', {
-    body: { handle, email: `${handle}@example.com`, password: 'long-enough-secret' },
+    body: { handle, email: `${handle}@example.com`, password: STREAMER_PASSWORD },
   });
   if (signup.status !== 201) throw new Error(`signup ${handle}: ${signup.status} ${JSON.stringify(signup.body)}`);
   const token0 = signup.body.tokens.accessToken as string;
@@ -99,6 +104,7 @@ export async function liveStreamer(
     streamer: { id: signup.body.account.id, handle, token },
     streamId: live.body.id,
     channelId: channel.body.channel.id,
+    streamKey: channel.body.streamKey,
   };
 }
 

@@ -51,7 +51,7 @@ export function Dashboard(props: DashboardProps) {
             )}
             <form method="post" action="/dashboard/stream-key" class="inline">
               {csrf}
-              <button type="submit" class="button secondary">
+              <button type="submit" class="button secondary" data-testid="regenerate-key">
                 {t('dashboard.regenerate')}
               </button>
             </form>
