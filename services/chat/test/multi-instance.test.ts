@@ -12,6 +12,7 @@ const postgresUrl = inject('postgresUrl');
 interface Instance {
   child: ChildProcess;
   url: string;
+  admin: string;
   output: () => string;
 }
 
@@ -38,10 +39,10 @@ function startInstance(p: TestPlatform, prefix: string): Promise<Instance> {
     });
     child.stdout.on('data', (d) => {
       out += d;
-      const ready = /\{"ready":"([^"]+)"\}/.exec(out);
+      const ready = /\{"ready":"([^"]+)","admin":"([^"]+)"\}/.exec(out);
       if (ready) {
         clearTimeout(timer);
-        ok({ child, url: ready[1] as string, output: () => out });
+        ok({ child, url: ready[1] as string, admin: ready[2] as string, output: () => out });
       }
     });
     child.on('exit', (code) => fail(new Error(`chat instance exited with ${code}: ${out}`)));
@@ -101,6 +102,12 @@ describe.skipIf(!redisUrl || !postgresUrl)('two chat processes on one Redis', ()
     const first = sequence(clients[0]!.client);
     expect(first).toHaveLength(121);
     for (const { client } of clients) expect(sequence(client)).toEqual(first);
+    // Send → deliver is measured where each message is fanned out: on both processes, for all 120 (half of them
+    // sent through the other one), and not for the settings item.
+    for (const on of [a, b]) {
+      const text = await (await fetch(`${on.admin}/metrics`)).text();
+      expect(/^livehouse_chat_delivery_seconds_count(?:\{[^}]*\})? (\d+)$/m.exec(text)?.[1]).toBe('120');
+    }
   });
 
   it('when one instance is killed, then its clients resume on the other without losing an acknowledged message', async () => {
