@@ -116,7 +116,9 @@ export function preparedName(sql: string): string | undefined {
 
 function compileTemplate<A>(db: Kysely<never>, args: A, build: (db: Kysely<never>, args: A) => Compilable<unknown>) {
   const compiled = build(db, placeholders(args, '') as A).compile();
-  if (!prepared.has(compiled.sql)) {
+  // A prepared `*` would fail ("cached plan must not change result type") on every connection that
+  // prepared it once a migration adds a column (a rolling deploy): such statements stay unnamed.
+  if (!prepared.has(compiled.sql) && !/"\.\*|select \*/.test(compiled.sql)) {
     prepared.set(compiled.sql, `lh_${createHash('sha256').update(compiled.sql).digest('base64url').slice(0, 22)}`);
   }
   const slots: Template['slots'] = compiled.parameters.map((p) => {
