@@ -131,7 +131,9 @@ export function publishPattern(url: string, options: { size: string; seconds?: n
     ...['-f', 'lavfi', '-i', `testsrc2=size=${options.size}:rate=30`],
     ...['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000'],
     ...(options.seconds ? ['-t', String(options.seconds)] : []),
-    ...['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '30', '-pix_fmt', 'yuv420p'],
+    ...['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p'],
+    // A keyframe exactly every second (no scene-cut ones): segments of exactly 1 s, aligned renditions.
+    ...['-g', '30', '-keyint_min', '30', '-sc_threshold', '0', '-bf', '0'],
     ...['-c:a', 'aac', '-b:a', '64k', '-f', 'flv', url],
   ];
   const child: ChildProcess = spawn('ffmpeg', args, { stdio: ['ignore', 'pipe', 'inherit'] });

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { mkdirSync } from 'node:fs';
+import { type FSWatcher, mkdirSync, watch } from 'node:fs';
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ObjectStorage } from '@livehouse/kit/storage';
@@ -56,6 +56,8 @@ interface Track {
   newestFile?: string;
   /** The next segment starts a new timeline (a new ffmpeg run after earlier segments). */
   discontinuity: boolean;
+  /** Collections of this track run one after another, so its segments keep ffmpeg's order. */
+  collecting: Promise<void>;
 }
 
 /** The archive and the passthrough rendition: the ladder's copied source (config validation requires one). */
@@ -88,6 +90,9 @@ export class Live {
   #waitingKeyframe = true;
   #poller: NodeJS.Timeout | undefined;
   #polling: Promise<void> | undefined;
+  #pollAgain = false;
+  /** ffmpeg's playlist renames in the current run's folders: a finished segment is taken at once. */
+  #watchers: FSWatcher[] = [];
   #restarts: number[] = [];
   /** Media time (ms, FLV dts) of the newest tag fed to this run, and where the run started. */
   #fedMs: number | undefined;
@@ -95,6 +100,8 @@ export class Live {
   /** (input, output) media seconds at each progress report of this run: how fast the ladder encodes. */
   #progress: { fed: number; out: number }[] = [];
   #fallingBack = false;
+  /** Every archived segment (the EVENT playlist is rewritten from it, not from the table, each second). */
+  #archived: Segment[];
   #masterWritten = false;
   #ended = false;
   /** Serializes attach, detach, restarts and the end. */
@@ -112,12 +119,22 @@ export class Live {
     this.#tracks = new Map(
       this.renditions.map((r) => [
         r.name,
-        { rendition: r, segments: [], seen: new Set(), nextSeq: 0, bytes: 0, seconds: 0, discontinuity: false },
+        {
+          rendition: r,
+          segments: [],
+          seen: new Set(),
+          nextSeq: 0,
+          bytes: 0,
+          seconds: 0,
+          discontinuity: false,
+          collecting: Promise.resolve(),
+        },
       ]),
     );
     this.#archive = this.#tracks.get(archiveRendition(deps.config.ladder).name) as Track;
     // A stream taken over from another instance continues its archive's numbering.
     this.#archive.segments = stream.archived.slice(-deps.config.liveWindow);
+    this.#archived = [...stream.archived];
     const last = stream.archived.at(-1);
     if (last) for (const t of this.#tracks.values()) t.nextSeq = last.seq + 1;
     this.#epoch = stream.epoch;
@@ -242,6 +259,7 @@ export class Live {
     const { config, log } = this.#deps;
     // ffmpeg's hls muxer creates files, not folders.
     for (const r of this.renditions) mkdirSync(join(this.#epochDir(epoch), r.name), { recursive: true });
+    this.#watch(epoch);
     const run = startFfmpeg(config.ffmpeg, ffmpegArgs(config, this.renditions, this.#epochDir(epoch)), {
       onSpeed: (speed) => {
         this.speed = speed;
@@ -290,37 +308,85 @@ export class Live {
     return this.#ffmpeg?.process.pid;
   }
 
+  /**
+   * ffmpeg renames `index.m3u8.tmp` over `index.m3u8` the moment a segment is finished: inotify tells
+   * us then (a poll would add half its period on average). The poller stays as a safety net.
+   */
+  #watch(epoch: number) {
+    this.#unwatch();
+    for (const r of this.renditions) {
+      try {
+        const w = watch(join(this.#epochDir(epoch), r.name), (_event, file) => {
+          if (file === 'index.m3u8') this.#kick();
+        });
+        w.on('error', () => {});
+        this.#watchers.push(w);
+      } catch {
+        // No inotify here (or out of watches): the poller alone.
+      }
+    }
+  }
+
+  #unwatch() {
+    for (const w of this.#watchers) w.close();
+    this.#watchers = [];
+  }
+
+  /** A collection of the current run now, or right after the one in progress. */
+  #kick() {
+    if (this.#polling) {
+      this.#pollAgain = true;
+      return;
+    }
+    this.#polling = this.#collect(this.#epoch).finally(() => {
+      this.#polling = undefined;
+      if (this.#pollAgain) {
+        this.#pollAgain = false;
+        this.#kick();
+      }
+    });
+  }
+
   #ensurePoller() {
     if (this.#poller) return;
     this.#poller = setInterval(() => {
-      if (!this.#polling) this.#polling = this.#collect(this.#epoch).finally(() => (this.#polling = undefined));
-    }, 100);
+      if (!this.#polling) this.#kick();
+    }, 250);
     this.#poller.unref();
   }
 
-  /** Takes every segment ffmpeg has finished in this run, in order, into storage and the playlists. */
+  /**
+   * Takes every segment ffmpeg has finished in this run into storage and the playlists: renditions
+   * side by side (a 360p segment does not wait for the source's archive bookkeeping), each in order.
+   */
   async #collect(epoch: number) {
-    for (const track of this.#tracks.values()) {
+    await Promise.all([...this.#tracks.values()].map((track) => this.#collectTrack(track, epoch)));
+  }
+
+  #collectTrack(track: Track, epoch: number) {
+    const task = async () => {
       const dir = join(this.#epochDir(epoch), track.rendition.name);
       let text: string;
       try {
         text = await readFile(join(dir, 'index.m3u8'), 'utf8');
       } catch {
-        continue;
+        return;
       }
       for (const listed of parseMediaPlaylist(text)) {
         if (track.seen.has(listed.uri)) continue;
+        track.seen.add(listed.uri);
         let body: Buffer;
         try {
           body = await readFile(join(dir, listed.uri));
         } catch {
-          track.seen.add(listed.uri); // deleted already (we were too slow): a gap, not a stall
-          continue;
+          continue; // deleted already (we were too slow): a gap, not a stall
         }
-        track.seen.add(listed.uri);
         await this.#addSegment(track, epoch, listed.uri, listed.duration, body, join(dir, listed.uri));
       }
-    }
+    };
+    const next = track.collecting.then(task);
+    track.collecting = next.catch(() => {});
+    return next;
   }
 
   async #addSegment(track: Track, epoch: number, uri: string, duration: number, body: Buffer, file: string) {
@@ -329,14 +395,6 @@ export class Live {
     const segment: Segment = { seq: track.nextSeq++, duration, discontinuity: track.discontinuity };
     track.discontinuity = false;
     await storage.put(keys.segment(this.streamId, name, segment.seq), body, TS);
-    if (track === this.#archive) {
-      await repo.addArchiveSegment(db, this.streamId, segment, body.length, `e${epoch}/${uri}`);
-      await writeEventArchive(this.#deps, this.streamId);
-    } else {
-      // Lower renditions live only as long as the live window needs them.
-      const old = segment.seq - config.liveWindow - 4;
-      if (old >= 0) void storage.delete([keys.segment(this.streamId, name, old)]).catch(() => {});
-    }
     track.segments.push(segment);
     if (track.segments.length > config.liveWindow * 4)
       track.segments.splice(0, track.segments.length - config.liveWindow * 2);
@@ -344,9 +402,20 @@ export class Live {
     track.seconds += duration;
     track.newestFile = file;
     await storage.put(keys.media(this.streamId, name), Buffer.from(this.#livePlaylist(track)), M3U8);
-    if (!track.variant) await this.#describe(track, file, body.length, duration);
+    // Live viewers first; the archive's bookkeeping after (a crash in between: recoverWorkDir finds
+    // the segment in the work folder by its source name, not in the table, and stores it again).
     this.#deps.onSegment(this.streamId, name, body.length);
-    this.events.emit('segment', name, segment.seq);
+    this.events.emit('segment', name, segment.seq, file);
+    if (track === this.#archive) {
+      await repo.addArchiveSegment(db, this.streamId, segment, body.length, `e${epoch}/${uri}`);
+      this.#archived.push(segment);
+      await writeEventArchive(this.#deps, this.streamId, this.#archived);
+    } else {
+      // Lower renditions live only as long as the live window needs them.
+      const old = segment.seq - config.liveWindow - 4;
+      if (old >= 0) void storage.delete([keys.segment(this.streamId, name, old)]).catch(() => {});
+    }
+    if (!track.variant) await this.#describe(track, file, body.length, duration);
   }
 
   #targetDuration(track: Track) {
@@ -424,6 +493,7 @@ export class Live {
       await exited;
       clearTimeout(timer);
       if (this.#poller) clearInterval(this.#poller);
+      this.#unwatch();
       await this.#polling;
       await this.#collect(this.#epoch);
       for (const track of this.#tracks.values()) {
@@ -517,8 +587,11 @@ export async function finalizeArchive(deps: Pick<LiveDeps, 'db' | 'storage' | 'c
 }
 
 /** The archive while the stream is live (EVENT: grows, never shrinks). */
-export async function writeEventArchive(deps: Pick<LiveDeps, 'db' | 'storage' | 'config'>, streamId: string) {
-  const segments = await repo.archiveSegments(deps.db, streamId);
+export async function writeEventArchive(
+  deps: Pick<LiveDeps, 'storage' | 'config'>,
+  streamId: string,
+  segments: readonly Segment[],
+) {
   const archive = archiveRendition(deps.config.ladder).name;
   const target = Math.max(deps.config.segmentSeconds, ...segments.map((s) => s.duration));
   await deps.storage.put(
