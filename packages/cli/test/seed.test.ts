@@ -1,33 +1,16 @@
-import { authService } from '@livehouse/auth';
-import { bffService } from '@livehouse/bff';
-import { chatService } from '@livehouse/chat';
-import { contentsService } from '@livehouse/contents';
 import { dbKinds, startTestPlatform, type TestPlatform } from '@livehouse/kit/testing';
-import { paymentService } from '@livehouse/payment';
-import { pointService } from '@livehouse/point';
-import { stampService } from '@livehouse/stamp';
-import { timelineService } from '@livehouse/timeline';
-import { userService } from '@livehouse/user';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seed } from '../src/seed.ts';
+import { services } from '../src/services.ts';
 
 // `livehouse up` seeds its first start through the services' typed clients: the data must land, twice the same.
 describe('livehouse seed', () => {
   let p: TestPlatform;
   beforeAll(async () => {
     // startTestPlatform wires the embedded payment provider's signed webhooks to the BFF, which forwards them.
+    const names = ['user', 'auth', 'contents', 'point', 'stamp', 'timeline', 'chat', 'payment', 'bff'];
     p = await startTestPlatform(
-      [
-        userService,
-        authService,
-        contentsService,
-        pointService,
-        stampService,
-        timelineService,
-        chatService,
-        paymentService,
-        bffService,
-      ],
+      names.map((name) => services[name]?.definition ?? expect.fail(`no service ${name}`)),
       dbKinds[0] ?? 'pglite',
     );
   }, 120_000);

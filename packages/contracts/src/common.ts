@@ -44,3 +44,8 @@ export const IdempotencyKey = Type.String({
 });
 /** The headers of a call to an idempotent route: the key is required (a typed client will not compile without it). */
 export const IdempotencyHeaders = Type.Object({ 'idempotency-key': IdempotencyKey });
+/**
+ * The same header as the route declares it: optional and any string, so that the kit's `idempotencyKey` answers
+ * a missing key and a malformed one with their own codes (a schema failure would be a plain bad_request).
+ */
+export const IdempotencyRouteHeaders = Type.Object({ 'idempotency-key': Type.Optional(Type.String()) });

@@ -4,7 +4,7 @@ import { route } from './routes.ts';
 
 /**
  * The point service: one wallet per user on a double-entry ledger. Points are integers.
- * Every write needs an `Idempotency-Key` header (1–255 visible ASCII characters): a retry with the
+ * Every write needs an `Idempotency-Key` header (`IdempotencyKey`, one rule everywhere): a retry with the
  * same key and body gets the stored answer; the same key with another body gets 422.
  */
 
@@ -12,8 +12,6 @@ import { route } from './routes.ts';
 export const MAX_AMOUNT = 1_000_000_000;
 
 export const Points = Type.Integer({ minimum: 1, maximum: MAX_AMOUNT });
-
-export const IDEMPOTENCY_KEY_PATTERN = '^[\\x21-\\x7e]{1,255}$';
 
 export const PurchaseBody = Type.Object(
   {

@@ -1,5 +1,5 @@
 import { type Static, Type } from 'typebox';
-import { Id, IdempotencyHeaders as KeyHeaders, Text } from './common.ts';
+import { Id, IdempotencyHeaders, Text } from './common.ts';
 import { route } from './routes.ts';
 
 export const Stamp = Type.Object({
@@ -39,10 +39,6 @@ export const SendStampBody = Type.Object({ stampId: Id }, { additionalProperties
 export type SendStampBody = Static<typeof SendStampBody>;
 
 /** Required on POST /streams/:streamId/stamps: a retried send with the same key is recorded and charged once. */
-export const IdempotencyHeaders = Type.Object({
-  'idempotency-key': Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,100}$' })),
-});
-
 export const SentStamp = Type.Object({
   id: Id,
   streamId: Id,
@@ -82,7 +78,7 @@ export const routes = {
     method: 'POST',
     path: '/streams/:streamId/stamps',
     params: StreamParams,
-    headers: KeyHeaders,
+    headers: IdempotencyHeaders,
     body: SendStampBody,
     response: SentStamp,
   }),

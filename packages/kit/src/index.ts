@@ -34,11 +34,12 @@ export { RedisEventBus, type RedisEventBusOptions } from './events/redis-bus.ts'
 export { OutboxRelay, type OutboxRelayOptions } from './events/relay.ts';
 export { ifNoneMatch, opaqueTag } from './http-cache.ts';
 export { type CallOptions, type CallResult, ServiceClient } from './http-client.ts';
+export { derivedIdempotencyKey, idempotencyKey } from './idempotency.ts';
 export { type Caller, InternalAuth } from './internal-auth.ts';
 export { loggerOptions } from './logger.ts';
 export { createMetrics, type Metrics } from './metrics.ts';
 export { createOutboxTable, type OutboxDatabase, type OutboxTable, writeEvent } from './outbox.ts';
-export { decodeCursor, encodeCursor, toPage } from './pagination.ts';
+export { type CursorKey, type CursorPart, decodeCursor, encodeCursor, toPage } from './pagination.ts';
 export {
   type AnyServiceDefinition,
   generateDevSecrets,

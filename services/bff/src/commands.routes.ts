@@ -1,5 +1,5 @@
-import { auth, contents, payment, point, stamp, Text, user } from '@livehouse/contracts';
-import { AppError, ifNoneMatch, type ServiceApp } from '@livehouse/kit';
+import { auth, contents, IdempotencyRouteHeaders, payment, point, stamp, Text, user } from '@livehouse/contracts';
+import { AppError, idempotencyKey, ifNoneMatch, type ServiceApp } from '@livehouse/kit';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { Backends } from './backends.ts';
@@ -11,28 +11,11 @@ export function loggedIn(request: FastifyRequest) {
   return u;
 }
 
-/** The Idempotency-Key's form; the OpenAPI document states the same pattern. */
-export const IDEMPOTENCY_KEY_PATTERN = '^[A-Za-z0-9_.:-]{1,100}$';
-const idempotencyKeyForm = new RegExp(IDEMPOTENCY_KEY_PATTERN);
-
-/** Writes that move points must carry a client-chosen key, so a retry never charges twice. */
-function idempotencyKey(request: FastifyRequest) {
-  const key = request.headers['idempotency-key'];
-  if (key === undefined) {
-    throw new AppError('idempotency_key_required', 'send an Idempotency-Key header, the same one when you retry');
-  }
-  if (typeof key !== 'string' || !idempotencyKeyForm.test(key)) {
-    throw new AppError('idempotency_key_invalid', 'the Idempotency-Key must be 1–100 of A–Z a–z 0–9 _ . : -');
-  }
-  return key;
-}
-
 /** A backend's stored answer to an earlier request with the same key stays marked as such. */
 function markReplay(reply: FastifyReply, headers: Record<string, string | string[] | undefined>) {
   if (headers['idempotent-replayed'] === 'true') reply.header('idempotent-replayed', 'true');
 }
 
-const IdempotencyHeaders = Type.Object({ 'idempotency-key': Type.Optional(Type.String()) });
 const UserIdParams = Type.Object({ userId: user.IdParams.properties.id });
 const BecomeStreamerBody = Type.Object(
   {
@@ -193,11 +176,17 @@ export async function commandRoutes(app: ServiceApp, b: Backends) {
   app.post(
     '/me/points/checkouts',
     {
-      schema: { ...tag, headers: IdempotencyHeaders, body: payment.CheckoutBody, response: { 201: payment.Checkout } },
+      schema: {
+        ...tag,
+        headers: IdempotencyRouteHeaders,
+        body: payment.CheckoutBody,
+        response: { 201: payment.Checkout },
+      },
     },
     async (request, reply) => {
       const me = loggedIn(request);
-      const key = idempotencyKey(request);
+      // Writes that move points carry a client-chosen key, so a retry never charges twice.
+      const key = idempotencyKey(request.headers);
       const checkout = await b.payment.openCheckout({
         body: request.body,
         user: me,
@@ -235,7 +224,7 @@ export async function commandRoutes(app: ServiceApp, b: Backends) {
     {
       schema: {
         ...tag,
-        headers: IdempotencyHeaders,
+        headers: IdempotencyRouteHeaders,
         params: stamp.StreamParams,
         body: stamp.SendStampBody,
         response: { 201: stamp.SentStamp },
@@ -243,7 +232,8 @@ export async function commandRoutes(app: ServiceApp, b: Backends) {
     },
     async (request, reply) => {
       const me = loggedIn(request);
-      const key = idempotencyKey(request);
+      // Writes that move points carry a client-chosen key, so a retry never charges twice.
+      const key = idempotencyKey(request.headers);
       const res = await b.stamp.send.result({
         params: { streamId: request.params.streamId },
         body: request.body,

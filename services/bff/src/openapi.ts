@@ -1,6 +1,5 @@
-import { type ErrorCode, errorStatus } from '@livehouse/contracts';
+import { type ErrorCode, errorStatus, IDEMPOTENCY_KEY_PATTERN } from '@livehouse/contracts';
 import type { FastifySchema, RouteOptions } from 'fastify';
-import { IDEMPOTENCY_KEY_PATTERN } from './commands.routes.ts';
 
 /**
  * The public contract of every BFF route beyond its body schemas: what it is for, whether it needs a token, and

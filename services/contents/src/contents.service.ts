@@ -161,8 +161,8 @@ export async function livePage(
   query: Static<typeof contents.ListQuery>,
 ): Promise<contents.StreamPage> {
   const limit = query.limit ?? 20;
-  const key = decodeCursor(query.cursor, 2);
-  const after = key && { viewers: cursorInt(key[0]), id: cursorId(key[1]) };
+  const key = decodeCursor(query.cursor, ['int', 'uuid']);
+  const after = key && { viewers: key[0], id: key[1] };
   const rows = await repo.listLive(db, filter, limit, after);
   // An empty first page for an unknown category slug is a 404; only then does it cost a second statement.
   if (rows.length === 0 && !after && filter.categorySlug && !(await repo.findCategoryBySlug(db, filter.categorySlug))) {
@@ -179,25 +179,12 @@ export async function archivePage(
   query: Static<typeof contents.ListQuery>,
 ): Promise<contents.StreamPage> {
   const limit = query.limit ?? 20;
-  const key = decodeCursor(query.cursor, 2);
-  const after = key && { endedAt: new Date(cursorInt(key[0])), id: cursorId(key[1]) };
+  const key = decodeCursor(query.cursor, ['time', 'uuid']);
+  const after = key && { endedAt: key[0], id: key[1] };
   const rows = await repo.listArchives(db, channelId, limit, after);
   if (rows.length === 0 && !after && !(await repo.findChannelOwner(db, channelId))) throw notFound('the channel');
-  const page = toPage(rows, limit, (r) => [(r.ended_at as Date).getTime(), r.id]);
+  const page = toPage(rows, limit, (r) => [r.ended_at as Date, r.id]);
   return { items: page.items.map(toStream), nextCursor: page.nextCursor };
-}
-
-// Cursors are opaque but come from clients: a forged one is a 400, never a SQL error.
-const badCursor = () =>
-  new AppError('bad_request', 'the cursor is invalid: pass back a nextCursor exactly as received');
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-function cursorInt(v: string | number | undefined) {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw badCursor();
-  return v;
-}
-function cursorId(v: string | number | undefined) {
-  if (typeof v !== 'string' || !UUID.test(v)) throw badCursor();
-  return v;
 }
 
 export async function createStream(db: Db, caller: Caller, channelId: string, body: contents.CreateStreamBody) {

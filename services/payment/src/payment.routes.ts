@@ -1,9 +1,6 @@
-import { payment } from '@livehouse/contracts';
-import { AppError, forbidden, requireService, requireUser, type ServiceApp } from '@livehouse/kit';
-import { Type } from 'typebox';
+import { IdempotencyRouteHeaders, payment } from '@livehouse/contracts';
+import { forbidden, idempotencyKey, requireService, requireUser, type ServiceApp } from '@livehouse/kit';
 import type { Payments } from './payment.service.ts';
-
-const KEY = /^[\x21-\x7e]{1,100}$/;
 
 export async function paymentRoutes(app: ServiceApp, payments: Payments) {
   app.get('/packs', { schema: { response: { 200: payment.Packs } } }, async () => ({ items: payments.packs() }));
@@ -13,20 +10,14 @@ export async function paymentRoutes(app: ServiceApp, payments: Payments) {
     '/checkouts',
     {
       schema: {
-        headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String()) }),
+        headers: IdempotencyRouteHeaders,
         body: payment.CheckoutBody,
         response: { 201: payment.Checkout },
       },
     },
     async (request, reply) => {
       const user = requireUser(request.caller);
-      const key = request.headers['idempotency-key'];
-      if (typeof key !== 'string' || !KEY.test(key)) {
-        throw new AppError(
-          'idempotency_key_required',
-          'send an Idempotency-Key header (1–100 visible ASCII characters)',
-        );
-      }
+      const key = idempotencyKey(request.headers);
       return reply.code(201).send(await payments.createCheckout(user, request.body.packId, key));
     },
   );

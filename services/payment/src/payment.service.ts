@@ -1,5 +1,5 @@
 import type { payment } from '@livehouse/contracts';
-import { AppError, type Caller, type Clients } from '@livehouse/kit';
+import { AppError, type Caller, type Clients, derivedIdempotencyKey } from '@livehouse/kit';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
 import Stripe from 'stripe';
@@ -218,7 +218,7 @@ export function createPayments(o: PaymentsOptions) {
       if (!transferId) {
         const purchase = await o.point.purchase({
           body: { userId: checkout.user_id, paymentId: pi, amount: Number(checkout.points), reference: checkout.id },
-          headers: { 'idempotency-key': `purchase:${pi}` },
+          headers: { 'idempotency-key': derivedIdempotencyKey('purchase', pi) },
         });
         transferId = purchase.transferId;
         await repo.setTransfer(o.db, checkout.id, transferId);
@@ -234,7 +234,7 @@ export function createPayments(o: PaymentsOptions) {
         const reversal = await o.point.reverse({
           params: { id: transferId },
           body: { total, cause, reference },
-          headers: { 'idempotency-key': `reversal:${pi}:${total}:${reference}` },
+          headers: { 'idempotency-key': derivedIdempotencyKey('reversal', pi, String(total), reference) },
         });
         await repo.recordReversal(o.db, {
           paymentIntent: pi,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { AppError, type Caller } from '@livehouse/kit';
+import { AppError, type Caller, idempotencyKey } from '@livehouse/kit';
 import type { Kysely, Transaction } from 'kysely';
 import type { PointDatabase } from './db.ts';
 import * as repo from './ledger.repository.ts';
@@ -41,24 +41,17 @@ export type Outcome<A> =
 /** What running the request ended in: an answer to send, or a sweep to do before running it again. */
 export type Run = ({ kind: 'answer' } & Answer) | { kind: 'sweep'; owner: string };
 
-export const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
-
 export function idempotentRequest(
   caller: Caller,
   header: string | string[] | undefined,
   request: { method: string; path: string; body: unknown; requestId: string },
 ): IdempotentRequest {
-  if (header === undefined || header === '') {
-    throw new AppError('idempotency_key_required', 'send an Idempotency-Key header (e.g. a UUID) with every write');
-  }
-  if (typeof header !== 'string' || !IDEMPOTENCY_KEY.test(header)) {
-    throw new AppError('bad_request', 'the Idempotency-Key header must be 1–255 visible ASCII characters, sent once');
-  }
+  const key = idempotencyKey({ 'idempotency-key': header });
   const scope = caller.user ? `user:${caller.user.id}` : `service:${caller.service}`;
   const hash = createHash('sha256')
     .update(`${request.method} ${request.path}\n${canonicalJson(request.body ?? null)}`)
     .digest('base64url');
-  return { scope, key: header, hash, requestId: request.requestId };
+  return { scope, key, hash, requestId: request.requestId };
 }
 
 /** JSON with object keys sorted, so that key order never makes two equal bodies differ. */

@@ -146,10 +146,7 @@ export async function ledgerRoutes(app: ServiceApp, db: Kysely<PointDatabase>, l
       const userId = request.params.userId.toLowerCase();
       requireSelfOrAdmin(request.caller, userId);
       const limit = request.query.limit ?? 20;
-      const before = decodeCursor(request.query.cursor, 1)?.[0];
-      if (before !== undefined && (typeof before !== 'number' || !Number.isSafeInteger(before))) {
-        throw new AppError('bad_request', 'the cursor is invalid: pass back a nextCursor exactly as received');
-      }
+      const before = decodeCursor(request.query.cursor, ['int'])?.[0];
       const rows = await repo.historyPage(db, userId, limit, before);
       const page = toPage(rows, limit, (r) => [r.id]);
       return {

@@ -3,6 +3,7 @@ import {
   AppError,
   type Caller,
   type Clients,
+  derivedIdempotencyKey,
   forbidden,
   notFound,
   type RateLimit,
@@ -30,7 +31,7 @@ export interface SendDeps {
 export const sentStampId = (senderId: string, key: string) => deterministicUuid(`livehouse:sent:${senderId}\n${key}`);
 
 /** The key the point service sees: one per sender and request key, never shared with other callers' keys. */
-export const spendKey = (senderId: string, key: string) => `stamp:${senderId}:${key}`;
+export const spendKey = (senderId: string, key: string) => derivedIdempotencyKey('stamp', senderId, key);
 
 /**
  * Sends a stamp to a live stream, at most once per (sender, Idempotency-Key):

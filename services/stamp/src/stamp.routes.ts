@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { stamp } from '@livehouse/contracts';
-import { AppError, forbidden, ifNoneMatch, requireUser, type ServiceApp } from '@livehouse/kit';
+import { IdempotencyRouteHeaders, stamp } from '@livehouse/contracts';
+import { forbidden, idempotencyKey, ifNoneMatch, requireUser, type ServiceApp } from '@livehouse/kit';
 import { Type } from 'typebox';
 import type { Catalog } from './catalog.service.ts';
 import { type SendDeps, sendStamp } from './send.service.ts';
@@ -41,16 +41,13 @@ export async function stampRoutes(app: ServiceApp, deps: SendDeps & { catalog: C
     {
       schema: {
         params: stamp.StreamParams,
-        headers: stamp.IdempotencyHeaders,
+        headers: IdempotencyRouteHeaders,
         body: stamp.SendStampBody,
         response: { 201: stamp.SentStamp },
       },
     },
     async (request, reply) => {
-      const key = request.headers['idempotency-key'];
-      if (!key) {
-        throw new AppError('idempotency_key_required', 'send an Idempotency-Key header (any unique string per send)');
-      }
+      const key = idempotencyKey(request.headers);
       const { sent, replayed } = await sendStamp(
         deps,
         request.caller,

@@ -229,6 +229,18 @@ describe.each(dbKinds)('stamp on %s', (kind) => {
       expect(rows).toHaveLength(2);
     });
 
+    it('when a paid send carries the longest key a client may choose (100), then point takes the derived key once', async () => {
+      const user = viewer();
+      await buy(user, 1000);
+      // stamp:<sender>:<key> is 143 characters: more than the one 100-character rule lets point take as it is.
+      const key = `${randomUUID()}:${randomUUID()}:${randomUUID()}`.slice(0, 100);
+      expect(key).toHaveLength(100);
+      const sends = [await send(user, liveStream, paid.id, key), await send(user, liveStream, paid.id, key)];
+      expect(sends.map((r) => r.status)).toEqual([201, 201]);
+      expect(sends[1]?.body).toEqual(sends[0]?.body);
+      expect(await balance(user.id)).toBe(700);
+    });
+
     it('when the sender lacks points or pays themself, then 409/400 and nothing is recorded', async () => {
       const user = viewer();
       await buy(user, 100);

@@ -84,12 +84,12 @@ export async function followPage(
   query: Static<typeof user.FollowListQuery>,
 ): Promise<user.FollowPage> {
   const limit = query.limit ?? 20;
-  const key = decodeCursor(query.cursor, 2);
-  const after = key && { createdAt: new Date(key[0] as number), otherId: String(key[1]) };
+  const key = decodeCursor(query.cursor, ['time', 'uuid']);
+  const after = key && { createdAt: key[0], otherId: key[1] };
   const rows = await repo.listFollows(db, direction, id, limit, after);
   // An empty first page may mean an unknown user: only then does it cost a second statement.
   if (rows.length === 0 && !after && !(await repo.findProfile(db, id))) throw notFound('the user');
-  const page = toPage(rows, limit, (r) => [r.followed_at.getTime(), r.id]);
+  const page = toPage(rows, limit, (r) => [r.followed_at, r.id]);
   return { items: page.items.map(toFollow), nextCursor: page.nextCursor };
 }
 

@@ -55,6 +55,22 @@ describe.each(dbKinds)('user on %s', (kind) => {
     expect(profile.body.followersCount).toBe(1);
   });
 
+  it('when a follow list gets a forged cursor, then 400 with the cursor message, whatever the forgery', async () => {
+    const b = ids[1] as string;
+    const forged = (key: unknown) => Buffer.from(JSON.stringify(key)).toString('base64url');
+    for (const cursor of [
+      forged(['yesterday', randomUUID()]),
+      forged([Date.now(), 'not-a-uuid']),
+      forged([-1, randomUUID()]),
+      forged([Date.now()]),
+      '%%%',
+    ]) {
+      const res = await p.call('user', 'GET', `/users/${b}/followers?cursor=${encodeURIComponent(cursor)}`);
+      expect(res.status, cursor).toBe(400);
+      expect(res.body.error.message, cursor).toBe('the cursor is invalid: pass back a nextCursor exactly as received');
+    }
+  });
+
   it('when a user follows, unfollows and follows again, then those events are written in order and relayed', async () => {
     const [a, , c] = ids as [string, string, string];
     for (const method of ['PUT', 'DELETE', 'PUT', 'DELETE', 'DELETE']) {
