@@ -83,7 +83,11 @@ async function main(argv: string[]) {
     });
   } else {
     log(`starting the embedded platform${options.db ? ' on PostgreSQL' : ''} (its log: ${files.log}) …`);
-    target = await startEmbedded({ ...(options.db && { db: options.db }), logFile: files.log });
+    target = await startEmbedded({
+      ...(options.db && { db: options.db }),
+      timeoutScale: options.timeoutScale,
+      logFile: files.log,
+    });
   }
   // Ctrl-C: stop the embedded platform (and drop its data) before leaving.
   const interrupted = (signal: NodeJS.Signals) => {

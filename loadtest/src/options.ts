@@ -10,6 +10,8 @@ export const USAGE = `usage: npm run loadtest -- [options]
   --kill SVC@T          stop one backend's API server T into the run, e.g. user@30s (embedded platform only)
   --db URL              embedded platform only: postgres://… runs it on that PostgreSQL server (a fresh
                         database, dropped afterwards) instead of PGlite
+  --timeout-scale N     embedded platform only: multiply the BFF's view budget and section timeouts by N, for
+                        a machine loaded by other work (its tests); figures are then not production's (default 1)
   --data DIR            with --target: the platform's data folder, for the internal key that reconciliation
                         needs (default .livehouse; or set LIVEHOUSE_INTERNAL_KEY)
   --point-url URL       with --target: the point service's API, for reconciliation (default: port 7005 on
@@ -30,6 +32,7 @@ export interface Options {
   durationS: number;
   kill: { service: string; atS: number } | undefined;
   db: string | undefined;
+  timeoutScale: number;
   dataDir: string;
   pointUrl: string | undefined;
   admin: Record<string, string> | 'none' | undefined;
@@ -82,6 +85,7 @@ export function parseOptions(argv: string[]): Options | 'help' {
       duration: { type: 'string', default: '60s' },
       kill: { type: 'string' },
       db: { type: 'string' },
+      'timeout-scale': { type: 'string' },
       data: { type: 'string', default: '.livehouse' },
       'point-url': { type: 'string' },
       admin: { type: 'string' },
@@ -103,6 +107,11 @@ export function parseOptions(argv: string[]): Options | 'help' {
   if (kill && kill.atS >= durationS) throw new UsageError(`--kill at ${kill.atS}s is after the run (${durationS}s)`);
   if (values.db && values.target) throw new UsageError('--db is for the embedded platform: leave out --target');
   if (values.db && !/^postgres(ql)?:\/\//.test(values.db)) throw new UsageError('--db wants a postgres:// URL');
+  const timeoutScale = values['timeout-scale'] ? positiveInt(values['timeout-scale'], 'timeout-scale') : 1;
+  if (timeoutScale > 100) throw new UsageError('--timeout-scale is at most 100');
+  if (timeoutScale !== 1 && values.target) {
+    throw new UsageError('--timeout-scale configures the embedded platform: leave out --target');
+  }
   const target = values.target?.replace(/\/$/, '');
   if (target && !/^https?:\/\//.test(target)) throw new UsageError(`--target wants an http(s) URL, not '${target}'`);
   return {
@@ -111,6 +120,7 @@ export function parseOptions(argv: string[]): Options | 'help' {
     durationS,
     kill,
     db: values.db,
+    timeoutScale,
     dataDir: values.data,
     pointUrl: values['point-url']?.replace(/\/$/, ''),
     admin: values.admin ? parseAdmin(values.admin) : undefined,

@@ -111,6 +111,7 @@ async function freshPostgres(serverUrl: string) {
 
 async function main() {
   const postgresServer = process.env.LOADTEST_DB;
+  const timeoutScale = Number(process.env.LOADTEST_TIMEOUT_SCALE ?? 1);
   const dataDir = await mkdtemp(join(tmpdir(), 'livehouse-loadtest-'));
   const postgres = postgresServer ? await freshPostgres(postgresServer) : undefined;
   const backend: DatabaseBackend = await openBackend(postgres?.url ?? join(dataDir, 'pgdata'), { poolSize: 10 });
@@ -127,6 +128,8 @@ async function main() {
       ports: (name) => ({ port: name === 'bff' ? bffPort : 0, adminPort: 0 }),
       config: (name) => ({
         log: { level: process.env.LIVEHOUSE_LOG_LEVEL ?? 'warn' },
+        // The BFF's own defaults (800 ms budget) stretched together with its section timeouts.
+        ...(name === 'bff' && timeoutScale !== 1 && { bff: { timeoutScale, requestBudgetMs: 800 * timeoutScale } }),
         ...(name === 'payment' && {
           payment: { provider: 'local', local: { webhookUrl: `http://127.0.0.1:${bffPort}/webhooks/stripe` } },
         }),

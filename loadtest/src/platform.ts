@@ -46,11 +46,15 @@ export interface Target {
 }
 
 /** Starts the embedded platform in a child process; its log lines go to `logFile`. */
-export async function startEmbedded(options: { db?: string; logFile: string }): Promise<Target> {
+export async function startEmbedded(options: { db?: string; timeoutScale: number; logFile: string }): Promise<Target> {
   const log = openSync(options.logFile, 'w');
   const child: ChildProcess = fork(new URL('./platform-child.ts', import.meta.url), [], {
     stdio: ['ignore', log, log, 'ipc'],
-    env: { ...process.env, ...(options.db && { LOADTEST_DB: options.db }) },
+    env: {
+      ...process.env,
+      ...(options.db && { LOADTEST_DB: options.db }),
+      LOADTEST_TIMEOUT_SCALE: String(options.timeoutScale),
+    },
   });
   const samples: ProcessSample[] = [];
   const waiters = new Map<string, (at: number, error?: string) => void>();
