@@ -23,6 +23,7 @@ export const processFiles = [
   'services/ingest/test/restart.test.ts',
   'services/point/test/crash.test.ts',
   'services/web/test/e2e.test.ts',
+  'services/web/test/latency.test.ts',
   'services/ingest/test/crash.test.ts',
   'services/ingest/test/passthrough.test.ts',
   'deploy/test/database-outage.test.ts',
