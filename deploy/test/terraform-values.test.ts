@@ -126,6 +126,17 @@ function referencedRoles(objects: K8sObject[]): string[] {
 const unknownRoles = (objects: K8sObject[], roles: Set<string>) =>
   referencedRoles(objects).filter((r) => !roles.has(r));
 
+/** Whether CIDR `inner` lies inside CIDR `outer` (IPv4). */
+function within(inner: string, outer: string): boolean {
+  const parse = (c: string) => {
+    const [ip = '', bits = '32'] = c.split('/');
+    return { n: ip.split('.').reduce((a, o) => a * 256 + Number(o), 0), bits: Number(bits) };
+  };
+  const [i, o] = [parse(inner), parse(outer)];
+  const size = 2 ** (32 - o.bits);
+  return i.bits >= o.bits && Math.floor(i.n / size) === Math.floor(o.n / size);
+}
+
 describe('livehouse infra-values: terraform outputs → the components the manifests include', () => {
   for (const env of envs) {
     it(`when the ${env} example outputs are turned into components, then the committed ones are current`, () => {
@@ -246,6 +257,30 @@ describe('one cluster per environment, every value from Terraform', () => {
     expect(names.dev.zone).not.toBe(names.prod.zone);
     for (const role of names.dev.roles) expect(names.prod.roles.has(role)).toBe(false);
     for (const bucket of names.dev.buckets) expect(names.prod.buckets.has(bucket)).toBe(false);
+  });
+
+  it('when pods reach S3, then the NetworkPolicy’s range holds the subnets of Terraform’s S3 interface endpoint', async () => {
+    const blocks = allBlocks(await instantiate(join(repoRoot, 'deploy/terraform/envs/prod')));
+    const at = (a: string) => blocks.find((b) => b.address === `module.environment.module.network.module.${a}`);
+    const s3 = ((at('vpc_endpoints')?.attrs.endpoints ?? {}) as Record<string, Record<string, unknown>>).s3;
+    // An interface endpoint whose private DNS answers s3.<region>.amazonaws.com inside the VPC (a gateway endpoint
+    // routes to S3's public addresses, which no NetworkPolicy of ours admits).
+    expect(s3?.service_type ?? 'Interface').toBe('Interface');
+    expect(s3?.private_dns_enabled).toBe(true);
+    expect(s3?.subnet_ids).toBe(ref('module.vpc.intra_subnets'));
+    const endpointSubnets = at('vpc')?.attrs.intra_subnets as string[];
+    expect(endpointSubnets).toHaveLength(3);
+    const policy = ofKind(rendered.prod.objects, 'NetworkPolicy').find((n) => n.metadata.name === 'allow-s3');
+    const allowed = (
+      (policy?.spec.egress ?? []) as { to: { ipBlock?: { cidr: string } }[]; ports: { port: number }[] }[]
+    )
+      .filter((e) => e.ports.some((p) => p.port === 443))
+      .flatMap((e) => e.to.flatMap((t) => (t.ipBlock ? [t.ipBlock.cidr] : [])));
+    for (const subnet of endpointSubnets)
+      expect(
+        allowed.some((cidr) => within(subnet, cidr)),
+        `${subnet} in ${allowed}`,
+      ).toBe(true);
   });
 
   it('when the manifests trust the ALB’s addresses, then the range is the VPC Terraform makes', async () => {

@@ -50,6 +50,7 @@ module "network" {
   public_subnets      = var.public_subnets
   database_subnets    = var.database_subnets
   elasticache_subnets = var.elasticache_subnets
+  endpoint_subnets    = var.endpoint_subnets
   single_nat_gateway  = var.single_nat_gateway
   discovery_tag       = local.name
 }

@@ -40,7 +40,13 @@ variable "private_subnets" {
 
 variable "public_subnets" {
   type    = list(string)
-  default = ["10.0.96.0/24", "10.0.97.0/24", "10.0.98.0/24"]
+  default = ["10.0.97.0/24", "10.0.98.0/24", "10.0.99.0/24"]
+}
+
+variable "endpoint_subnets" {
+  description = "The interface endpoints' (S3, ECR, STS): 10.0.96.0/24, which the pods' NetworkPolicies allow for S3."
+  type        = list(string)
+  default     = ["10.0.96.0/26", "10.0.96.64/26", "10.0.96.128/26"]
 }
 
 variable "database_subnets" {

@@ -1,7 +1,8 @@
 # The VPC: three availability zones, six private /20 subnets for nodes and pods (4091 usable addresses each,
 # 24546 in all: the reference ran out at 11 left per subnet), small public subnets for NAT and internet-facing
-# load balancers, and isolated subnets for the database and the cache. Interface endpoints keep S3, ECR and STS
-# traffic off the NAT gateways.
+# load balancers, and isolated subnets for the database, the cache and the interface endpoints. The endpoints keep
+# S3, ECR and STS traffic off the NAT gateways; they sit in their own small subnets (endpoint_subnets, inside
+# 10.0.96.0/24) because the pods' NetworkPolicies admit S3 by that range (deploy/k8s/platform/networkpolicies.yaml).
 
 module "vpc" {
   source  = "terraform-aws-modules/vpc/aws"
@@ -16,6 +17,9 @@ module "vpc" {
   public_subnets      = var.public_subnets
   database_subnets    = var.database_subnets
   elasticache_subnets = var.elasticache_subnets
+  # No route out: only the endpoints' network interfaces live here.
+  intra_subnets       = var.endpoint_subnets
+  intra_subnet_suffix = "endpoints"
 
   create_database_subnet_group    = true
   create_elasticache_subnet_group = true
@@ -56,12 +60,18 @@ module "vpc_endpoints" {
   }
 
   endpoints = {
-    # Gateway endpoint: free, and S3 traffic (thumbnails, archives, ECR image layers) never crosses the NAT.
+    # An interface endpoint, not the (free) gateway: with private DNS, s3.<region>.amazonaws.com resolves to its
+    # addresses in the endpoint subnets, which a NetworkPolicy can name; a gateway endpoint routes to S3's public
+    # addresses, which it cannot (ingest, allowed S3 only, could not reach its bucket). No gateway beside it, so
+    # private DNS answers every resolver in the VPC.
     s3 = {
-      service         = "s3"
-      service_type    = "Gateway"
-      route_table_ids = module.vpc.private_route_table_ids
-      tags            = { Name = "${var.name}-s3" }
+      service             = "s3"
+      private_dns_enabled = true
+      dns_options = {
+        private_dns_only_for_inbound_resolver_endpoint = false
+      }
+      subnet_ids = local.endpoint_subnet_ids
+      tags       = { Name = "${var.name}-s3" }
     }
     ecr_api = {
       service             = "ecr.api"
@@ -88,8 +98,8 @@ module "vpc_endpoints" {
 }
 
 locals {
-  # One endpoint interface per zone is enough; the first three private subnets are one per zone.
-  endpoint_subnet_ids = slice(module.vpc.private_subnets, 0, length(var.azs))
+  # One endpoint interface per zone, in the endpoint subnets.
+  endpoint_subnet_ids = module.vpc.intra_subnets
 }
 
 # The public ALB's security group: HTTPS from anywhere, plain HTTP only from inside the VPC (it redirects to HTTPS).

@@ -43,6 +43,11 @@ variable "elasticache_subnets" {
   type        = list(string)
 }
 
+variable "endpoint_subnets" {
+  description = "One per zone for the interface endpoints, inside the range the pods' NetworkPolicies allow for S3."
+  type        = list(string)
+}
+
 variable "single_nat_gateway" {
   description = "One NAT gateway for the VPC (cheaper) instead of one per zone (survives a zone outage)."
   type        = bool
