@@ -2,7 +2,8 @@
  * The references `npm run bench:cost` compares the services' CPU per request with: bare Fastify
  * routes that run the same statements with `pg` by hand, in the same schemas as the fleet's point
  * and user services, and nothing else (no internal-token check, no validation, no Kysely, no outbox
- * relay, no metrics). What a service spends beyond this is its framework's cost.
+ * relay, no metrics), as named prepared statements like the services' compiled ones. What a service
+ * spends beyond this is its framework's cost.
  *   POST /spends     — the spend's three statements (claim and debit, outbox event, transfer) in one transaction;
  *   GET  /users?ids= — the batch profile lookup.
  * As its own process: RAW_PORT, RAW_DATABASE_URL, RAW_POINT_SCHEMA, RAW_USER_SCHEMA.
@@ -41,7 +42,13 @@ app.post<{ Body: { fromUserId: string; toUserId: string; amount: number; reason:
     const client = await pool.connect();
     try {
       await client.query('begin');
-      const claimed = (await client.query(claimAndDebit, [scope, key, hash, amount, from, `debt:${from}`])).rows[0];
+      const claimed = (
+        await client.query({
+          name: 'claim',
+          text: claimAndDebit,
+          values: [scope, key, hash, amount, from, `debt:${from}`],
+        })
+      ).rows[0];
       if (claimed.main === null) {
         await client.query('rollback');
         return reply.code(409).send({ error: { code: 'insufficient_points' } });
@@ -59,34 +66,42 @@ app.post<{ Body: { fromUserId: string; toUserId: string; amount: number; reason:
         fee,
         balance: claimed.main + claimed.others,
       };
-      await client.query(outbox, [
-        randomUUID(),
-        'points.spent',
-        to,
-        JSON.stringify({ transferId: id, fromUserId: from, toUserId: to, amount, fee, reason, reference: null }),
-      ]);
+      await client.query({
+        name: 'outbox',
+        text: outbox,
+        values: [
+          randomUUID(),
+          'points.spent',
+          to,
+          JSON.stringify({ transferId: id, fromUserId: from, toUserId: to, amount, fee, reason, reference: null }),
+        ],
+      });
       const credits: [string, number, boolean, number][] = [
         ['revenue', system, true, fee],
         [to, shard, false, amount - fee],
       ];
       credits.sort((a, b) => (a[0] === b[0] ? a[1] - b[1] : a[0] < b[0] ? -1 : 1));
-      await client.query(record, [
-        id,
-        from,
-        to,
-        amount,
-        fee,
-        reason,
-        at,
-        -amount,
-        shard,
-        amount - fee,
-        system,
-        JSON.stringify(answer),
-        scope,
-        key,
-        ...credits.flat(),
-      ]);
+      await client.query({
+        name: 'record',
+        text: record,
+        values: [
+          id,
+          from,
+          to,
+          amount,
+          fee,
+          reason,
+          at,
+          -amount,
+          shard,
+          amount - fee,
+          system,
+          JSON.stringify(answer),
+          scope,
+          key,
+          ...credits.flat(),
+        ],
+      });
       await client.query('commit');
       return reply.code(201).send(answer);
     } catch (err) {
@@ -99,7 +114,11 @@ app.post<{ Body: { fromUserId: string; toUserId: string; amount: number; reason:
 );
 
 app.get<{ Querystring: { ids: string } }>('/users', async (request) => {
-  const { rows } = await pool.query(profiles, [request.query.ids.toLowerCase().split(',')]);
+  const { rows } = await pool.query({
+    name: 'profiles',
+    text: profiles,
+    values: [request.query.ids.toLowerCase().split(',')],
+  });
   return {
     items: rows.map((r) => ({
       id: r.id,
