@@ -92,6 +92,8 @@ describe.each(dbKinds)('bff views on %s', (kind) => {
   it('when the channel and profile pages are opened, then they show the live stream and the channel', async () => {
     const c = await web('GET', `/channels/${w.channelId}`);
     expect(c.body.live.id).toBe(w.streamId);
+    // The newest archives, with no cursor: no route would accept one (issue 14, item 7).
+    expect(c.body.archives).toEqual({ items: expect.any(Array) });
     expect(c.body.streamer.handle).toBe('streamer1');
     const u = await app('GET', `/users/${w.streamer.id}`, { token: w.viewer.token });
     expect(u.body).toMatchObject({ channelId: w.channelId, viewerFollows: true, profile: { followersCount: 1 } });

@@ -354,7 +354,6 @@ export const shapes: Record<'app' | 'web', Record<ViewName, Shape>> = {
         live: Nullable(WebStream),
         archives: Type.Object({
           items: Type.Array(Type.Object({ ...WebStream.properties, vodUrl: Nullable(Type.String()) })),
-          nextCursor: Nullable(Type.String()),
         }),
         viewerFollows: Type.Boolean(),
         playback: Playback,
@@ -371,7 +370,6 @@ export const shapes: Record<'app' | 'web', Record<ViewName, Shape>> = {
           live: live && webStream(live, byId),
           archives: {
             items: archives.items.map((a) => ({ ...webStream(a, byId), vodUrl: vodUrl(r, a) })),
-            nextCursor: archives.nextCursor,
           },
           viewerFollows: r.viewerFollows,
           playback: playbackOf(r),

@@ -96,7 +96,8 @@ export interface ChannelView {
   channel: WebChannel;
   streamer: WebUser | null;
   live: WebStream | null;
-  archives: { items: WebStream[]; nextCursor: string | null };
+  /** The 20 newest (no cursor: no route pages further). */
+  archives: { items: WebStream[] };
   viewerFollows: boolean;
   meta: Meta;
 }
