@@ -38,8 +38,8 @@ export const chatService = defineService<{ chat: typeof ChatConfig }, ChatDataba
     let log: MemoryRoomLog | RedisRoomLog;
     let viewers: LocalViewerCounter | RedisViewerCounter;
     let slots: SocketSlots;
-    if (ctx.config.redis) {
-      const redisLog = new RedisRoomLog(ctx.config.redis.url, {
+    if (ctx.redis) {
+      const redisLog = new RedisRoomLog(ctx.redis, {
         prefix: config.redisPrefix,
         retainedPerRoom: config.retainedPerRoom,
         ttlSeconds: config.roomTtlSeconds,

@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { type AppendOptions, type AppendResult, itemJson, type LogEntry, type RoomLog } from './room-log.ts';
 
 /*
@@ -99,13 +99,19 @@ export class RedisRoomLog implements RoomLog {
   readonly #handlers = new Map<string, (entry: LogEntry) => void>();
   readonly #resubscribed = new Set<() => void>();
 
-  constructor(url: string, options: { prefix: string; retainedPerRoom: number; ttlSeconds: number }) {
+  /**
+   * Commands go through `redis`, the service's one client (the kit's redis plugin opens and closes it). Pub/sub needs
+   * a connection of its own: a subscribed connection accepts nothing but (P)SUBSCRIBE, UNSUBSCRIBE and PING (RESP2),
+   * so the appends and reads cannot share it. That one is a duplicate of the shared client, opened and closed here.
+   */
+  constructor(redis: Redis, options: { prefix: string; retainedPerRoom: number; ttlSeconds: number }) {
     this.#prefix = options.prefix;
     this.#retained = options.retainedPerRoom;
     this.#ttlSeconds = options.ttlSeconds;
-    this.#redis = new Redis(url, { maxRetriesPerRequest: 2, enableAutoPipelining: true }) as WithAppend;
-    this.#redis.defineCommand('chatAppend', { numberOfKeys: 7, lua: APPEND });
-    this.#sub = new Redis(url, { maxRetriesPerRequest: null });
+    this.#redis = redis as WithAppend;
+    if (!this.#redis.chatAppend) this.#redis.defineCommand('chatAppend', { numberOfKeys: 7, lua: APPEND });
+    // A subscription waits for Redis to come back rather than failing: ioredis resubscribes on reconnect.
+    this.#sub = redis.duplicate({ maxRetriesPerRequest: null });
     this.#sub.on('message', (channel: string, payload: string) => {
       const handler = this.#handlers.get(channel);
       const entry = handler && parsePublished(payload);
@@ -117,12 +123,11 @@ export class RedisRoomLog implements RoomLog {
       if (connectedOnce) for (const listener of this.#resubscribed) listener();
       connectedOnce = true;
     });
-    // Errors are retried by ioredis; calls that fail reject on their own.
-    this.#redis.on('error', () => {});
+    // Errors are retried by ioredis; calls that fail reject on their own (the shared client's are logged by the kit).
     this.#sub.on('error', () => {});
   }
 
-  /** The Redis connection for commands, shared with the rest of chat (viewer counts). */
+  /** The Redis client for commands: the service's shared one (viewer counts and socket slots use it too). */
   get redis() {
     return this.#redis;
   }
@@ -211,7 +216,7 @@ export class RedisRoomLog implements RoomLog {
   async close() {
     this.#handlers.clear();
     this.#resubscribed.clear();
-    this.#sub.disconnect();
-    await this.#redis.quit().catch(() => this.#redis.disconnect());
+    // Only what this log opened: the shared client closes with the service.
+    await this.#sub.quit().catch(() => this.#sub.disconnect());
   }
 }
