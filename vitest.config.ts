@@ -48,8 +48,9 @@ export default defineConfig({
             'loadtest/test/**/*.test.ts',
           ],
           exclude: processFiles,
-          testTimeout: 30_000,
-          hookTimeout: 60_000,
+          // Two full runs and other work share two cores: property tests over HTTP took 30 s. Inner waits ≤ 20 s.
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
           // Two cores: more workers only add contention for the databases.
           maxWorkers: 2,
         },

@@ -37,7 +37,7 @@ describe.each(chatSetups)('chat on $kind (redis: $redis)', (setup) => {
       expect(acks.map((a) => a.type)).toEqual(['ack', 'ack', 'ack', 'ack']);
       expect(acks.map((a) => a.id as number).sort()).toEqual([1, 2, 3, 4]);
 
-      for (const c of [alice, bob, reader]) await c.until(() => c.items.length === 4, 3000, '4 items');
+      for (const c of [alice, bob, reader]) await c.until(() => c.items.length === 4, 15_000, '4 items');
       const seen = (c: TestClient) => c.items.map((i) => `${i.id}:${i.text}`);
       expect(seen(bob)).toEqual(seen(alice));
       expect(seen(reader)).toEqual(seen(alice));
@@ -68,7 +68,7 @@ describe.each(chatSetups)('chat on $kind (redis: $redis)', (setup) => {
       const room = await hub().room(streamId);
       const caller = { service: 'bff', user: { id: owner.id, roles: owner.roles } };
       for (let i = 1; i <= 60; i++) await hub().post(room, caller, `m${i}`);
-      await o.until(() => o.items.length === 60, 5000, '60 items');
+      await o.until(() => o.items.length === 60, 15_000, '60 items');
 
       const fresh = await connect(p, streamId, viewer());
       const history = fresh.frames.find((f) => f.type === 'history')!;
@@ -228,10 +228,10 @@ describe.each(chatSetups)('chat on $kind (redis: $redis)', (setup) => {
       const viewers = async () => (await p.call('contents', 'GET', `/streams/${streamId}`)).body.viewerCount;
       const a = await connect(p, streamId);
       const b = await connect(p, streamId, viewer());
-      await expect.poll(viewers, { timeout: 3000 }).toBe(2);
+      await expect.poll(viewers, { timeout: 15_000 }).toBe(2);
       await a.close();
       await b.close();
-      await expect.poll(viewers, { timeout: 3000 }).toBe(0);
+      await expect.poll(viewers, { timeout: 15_000 }).toBe(0);
     });
 
     it('when a client stops answering pings, then it is dropped', async () => {
@@ -259,7 +259,7 @@ describe.each(chatSetups)('chat on $kind (redis: $redis)', (setup) => {
       while (room.clients.size === 2 && sent < 20_000) {
         await Promise.all(Array.from({ length: 100 }, () => hub().post(room, caller, text)));
         sent += 100;
-        await fast.until(() => fast.items.length === sent, 5000, `${sent} items`);
+        await fast.until(() => fast.items.length === sent, 15_000, `${sent} items`);
       }
       expect(room.clients.size).toBe(1); // the slow one is gone
       expect(sent).toBeLessThan(20_000);
@@ -277,11 +277,11 @@ describe.each(chatSetups)('chat on $kind (redis: $redis)', (setup) => {
 
       const c = await connect(p, streamId, viewer());
       c.raw(Buffer.from([1, 2, 3]), true);
-      await c.frame('error', 2000, (f) => f.code === 'unsupported_media_type');
+      await c.frame('error', 15_000, (f) => f.code === 'unsupported_media_type');
       c.raw('{not json');
-      await c.frame('error', 2000, (f) => f.code === 'invalid_json');
+      await c.frame('error', 15_000, (f) => f.code === 'invalid_json');
       c.raw(JSON.stringify({ type: 'shout', text: 'x' }));
-      await c.frame('error', 2000, (f) => f.code === 'validation_failed');
+      await c.frame('error', 15_000, (f) => f.code === 'validation_failed');
       c.raw(JSON.stringify({ type: 'send', text: 42 }));
       await c.until(() => c.frames.filter((f) => f.code === 'validation_failed').length === 2);
       expect(c.ws.readyState).toBe(WebSocket.OPEN);

@@ -117,8 +117,11 @@ export class TestClient {
     for (const w of waiters) w();
   }
 
-  /** Resolves when `predicate` holds (checked on every frame), fails after `timeoutMs`. */
-  async until<T>(predicate: () => T | undefined | false, timeoutMs = 5000, what = 'condition'): Promise<T> {
+  /**
+   * Resolves when `predicate` holds (checked on every frame), fails after `timeoutMs`: long enough for a loaded
+   * 2-core machine, short of the test's timeout, so a lost frame fails with its own message.
+   */
+  async until<T>(predicate: () => T | undefined | false, timeoutMs = 15_000, what = 'condition'): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const value = predicate();
@@ -143,7 +146,7 @@ export class TestClient {
   }
 
   /** Sends a frame and waits for its ack or error. */
-  async request(frame: Record<string, unknown>, timeoutMs = 5000): Promise<Frame> {
+  async request(frame: Record<string, unknown>, timeoutMs = 15_000): Promise<Frame> {
     const ref = `r${++this.#ref}`;
     this.ws.send(JSON.stringify({ ...frame, ref }));
     return this.until(

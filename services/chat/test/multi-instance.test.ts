@@ -86,7 +86,7 @@ describe.skipIf(!redisUrl || !postgresUrl)('two chat processes on one Redis', ()
       body: { rateLimitMax: 1000, rateLimitWindowMs: 1000 },
     });
     expect(set.status).toBe(200);
-    for (const { client } of clients) await client.until(() => client.lastId === 1, 5000, 'the settings item');
+    for (const { client } of clients) await client.until(() => client.lastId === 1, 15_000, 'the settings item');
     return { streamId, clients };
   }
 
@@ -98,7 +98,7 @@ describe.skipIf(!redisUrl || !postgresUrl)('two chat processes on one Redis', ()
     expect(acks.every((f) => f.type === 'ack')).toBe(true);
     const head = (await p.call('chat', 'GET', `/rooms/${streamId}`)).body.lastId;
     expect(head).toBe(1 + 120);
-    for (const { client } of clients) await client.until(() => client.lastId === head, 5000, `item ${head}`);
+    for (const { client } of clients) await client.until(() => client.lastId === head, 15_000, `item ${head}`);
     const first = sequence(clients[0]!.client);
     expect(first).toHaveLength(121);
     for (const { client } of clients) expect(sequence(client)).toEqual(first);
@@ -167,7 +167,7 @@ describe.skipIf(!redisUrl || !postgresUrl)('two chat processes on one Redis', ()
     for (const n of [0, 1, 2]) expect(ackedAfterResume.get(n)).toBeGreaterThan(10);
     const head = (await p.call('chat', 'GET', `/rooms/${streamId}`)).body.lastId as number;
     expect(acked.size).toBeGreaterThan(100);
-    for (const { client } of clients) await client.until(() => client.lastId === head, 5000, `item ${head}`);
+    for (const { client } of clients) await client.until(() => client.lastId === head, 15_000, `item ${head}`);
     const first = sequence(clients[0]!.client);
     // Every id from 1 to the head, once, in order — on every client.
     expect(clients[0]!.client.items.map((i) => i.id)).toEqual(Array.from({ length: head }, (_, i) => i + 1));

@@ -45,7 +45,7 @@ describe('stamps in the room', () => {
     expect(sent.status).toBe(201);
     expect(sent.body.transferId).toEqual(expect.any(String));
 
-    const item = await c.until(() => c.items.find((i) => i.type === 'stamp'), 5000, 'the stamp');
+    const item = await c.until(() => c.items.find((i) => i.type === 'stamp'), 15_000, 'the stamp');
     expect(item).toMatchObject({
       txId: sent.body.transferId,
       sentStampId: sent.body.id,
@@ -61,7 +61,7 @@ describe('stamps in the room', () => {
     const free = catalog.find((s) => s.price === 0);
     const sent = await send(viewer(), streamId, free.id);
     expect(sent.status).toBe(201);
-    const item = await c.until(() => c.items.find((i) => i.type === 'stamp'), 5000, 'the stamp');
+    const item = await c.until(() => c.items.find((i) => i.type === 'stamp'), 15_000, 'the stamp');
     expect(item.txId).toBe(sent.body.id); // free: no ledger transfer, the sent stamp's id
 
     // A redelivery that slipped past the processed-events table (e.g. its transaction failed after the append).
