@@ -207,7 +207,7 @@ describe('the PC web in Chromium', () => {
     await page.reload();
     await page.locator('[data-degraded=supporters]').waitFor();
     expect(await page.locator('[data-testid=stream-title]').textContent()).toBe('Any% practice, live');
-    await page.screenshot({ path: join(ARTIFACTS, '04-stream-degraded.png') });
+    await page.screenshot({ path: join(ARTIFACTS, '04-stream-degraded.png'), fullPage: true });
 
     // Log out: the cookies are gone and the header offers log in again.
     await page.click('[data-testid=logout]');
