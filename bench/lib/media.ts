@@ -93,10 +93,12 @@ export async function startMediaPlatform(ingest: Record<string, unknown>) {
     origin: platform.url('ingest'),
     ingest: ingestInstance,
     token,
+    /** A new streamer's channel (one channel per streamer) and its stream key. */
     async channel() {
+      const owner = { ...streamer, id: randomUUID() };
       const res = await fetch(`${platform.url('contents')}/channels`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${await token('bff', streamer)}`, 'content-type': 'application/json' },
+        headers: { authorization: `Bearer ${await token('bff', owner)}`, 'content-type': 'application/json' },
         body: JSON.stringify({ title: 'Bench' }),
       });
       const body = (await res.json()) as { channel: { id: string }; streamKey: string };
@@ -171,4 +173,54 @@ export function segmentsOf(playlist: string) {
     if (m) out.push({ seq: Number(m[1]), duration });
   }
   return out;
+}
+
+/** A pre-encoded 720p test pattern with tone (1 s GOP), made once: publishing it costs almost no CPU. */
+export async function patternFile(dir: string, size = '1280x720') {
+  const file = join(dir, `pattern-${size}.flv`);
+  const args = [
+    ...['-hide_banner', '-loglevel', 'error', '-y'],
+    ...[
+      '-f',
+      'lavfi',
+      '-i',
+      `testsrc2=size=${size}:rate=30`,
+      '-f',
+      'lavfi',
+      '-i',
+      'sine=frequency=440:sample_rate=48000',
+    ],
+    ...['-t', '10', '-c:v', 'libx264', '-preset', 'veryfast', '-b:v', '2500k', '-pix_fmt', 'yuv420p'],
+    ...['-g', '30', '-keyint_min', '30', '-sc_threshold', '0', '-bf', '0', '-c:a', 'aac', '-b:a', '128k', file],
+  ];
+  const child = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  const [code] = (await once(child, 'close')) as [number | null];
+  if (code !== 0) throw new Error(`ffmpeg could not make ${file}`);
+  return file;
+}
+
+/** ffmpeg looping `file` to RTMP in real time with -c copy (≈1–2 % of a core: the publisher is not the load). */
+export function publishFile(url: string, file: string) {
+  const args = [
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-re',
+    '-stream_loop',
+    '-1',
+    '-i',
+    file,
+    '-c',
+    'copy',
+    '-f',
+    'flv',
+    url,
+  ];
+  const child: ChildProcess = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'ignore'] });
+  return {
+    child,
+    stop() {
+      if (child.exitCode === null) child.kill('SIGINT');
+    },
+  };
 }

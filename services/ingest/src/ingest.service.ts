@@ -131,6 +131,7 @@ export class Ingest {
   readonly #metrics: ReturnType<typeof ingestMetrics>;
   #timers: NodeJS.Timeout[] = [];
   #draining = false;
+  #lastFallback = 0;
   port = 0;
 
   constructor(deps: IngestDeps) {
@@ -171,6 +172,13 @@ export class Ingest {
       log,
       onSpeed: (streamId, speed) => this.#metrics.speed.set({ stream: streamId }, speed),
       onRestart: () => this.#metrics.restarts.inc(),
+      mayFallBack: () => {
+        // The others' speed windows must first see the load without the dropped ladder.
+        const now = Date.now();
+        if (now - this.#lastFallback < config.ladderFallback.windowSeconds * 1500) return false;
+        this.#lastFallback = now;
+        return true;
+      },
       onFallback: () => {
         this.#metrics.fallbacks.inc();
         this.#updateGauges();

@@ -40,6 +40,11 @@ export interface LiveDeps {
   onSpeed: (streamId: string, speed: number) => void;
   onRestart: (streamId: string) => void;
   onSegment: (streamId: string, rendition: string, bytes: number) => void;
+  /**
+   * A ladder behind its input asks first: the instance drops one ladder per window, so that one
+   * stream too many costs one ladder, not every ladder that the overload slowed down.
+   */
+  mayFallBack: () => boolean;
   /** The ladder fell behind its input and was dropped: the stream is passthrough from now on. */
   onFallback: (streamId: string, speed: number) => void;
 }
@@ -80,6 +85,8 @@ export class Live {
   readonly events = new EventEmitter().setMaxListeners(0);
   state: 'publishing' | 'reconnecting' | 'ended' = 'publishing';
   speed: number | undefined;
+  /** Media seconds ffmpeg wrote per media second it was fed, over the fallback's window: < 1 is falling behind. */
+  inputSpeed: number | undefined;
   #deps: LiveDeps;
   #tracks: Map<string, Track>;
   #archive: Track;
@@ -200,7 +207,7 @@ export class Live {
    */
   #onProgress(outSeconds: number) {
     const { minSpeed, windowSeconds } = this.#deps.config.ladderFallback;
-    if (!this.transcoded || this.#fallingBack || minSpeed === 0 || this.#fedMs === undefined) return;
+    if (this.#fedMs === undefined) return;
     const fed = (this.#fedMs - this.#firstFedMs) / 1000;
     const samples = this.#progress;
     samples.push({ fed, out: outSeconds });
@@ -208,7 +215,9 @@ export class Live {
     const first = samples[0];
     if (!first || fed - first.fed < windowSeconds) return;
     const speed = (outSeconds - first.out) / (fed - first.fed);
-    if (speed < minSpeed) this.#fallBack(speed);
+    this.inputSpeed = speed;
+    if (this.transcoded && !this.#fallingBack && minSpeed > 0 && speed < minSpeed && this.#deps.mayFallBack())
+      this.#fallBack(speed);
   }
 
   /**
@@ -256,6 +265,7 @@ export class Live {
     }
     this.#fedMs = undefined;
     this.#progress = [];
+    this.inputSpeed = undefined;
     const { config, log } = this.#deps;
     // ffmpeg's hls muxer creates files, not folders.
     for (const r of this.renditions) mkdirSync(join(this.#epochDir(epoch), r.name), { recursive: true });

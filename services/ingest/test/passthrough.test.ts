@@ -105,4 +105,37 @@ describe('passthrough instead of a refused or late publish', () => {
       await m.close();
     }
   }, 120_000);
+
+  it('when every ladder falls behind at once, then the instance drops one ladder per window, not all of them together', async () => {
+    const m = await startMedia('pglite', {
+      transcodeSlots: 2,
+      thumbnailIntervalMs: 0,
+      ladderFallback: { minSpeed: 1.5, windowSeconds: 2 },
+    });
+    const publishers: ReturnType<typeof publish>[] = [];
+    try {
+      const ids: string[] = [];
+      for (const c of [await channelWithKey(m.p), await channelWithKey(m.p)]) {
+        publishers.push(publish(`${m.rtmpUrl}/${c.key}`));
+        ids.push(await liveStream(m, c.channelId));
+      }
+      const dropped = () =>
+        m.p.logs
+          .filter((l) => l.includes('ladder behind live: passthrough'))
+          .map((l) => JSON.parse(l) as { time: string; streamId: string });
+      const both = await waitFor(
+        'both ladders to be dropped',
+        async () => (dropped().length >= 2 ? dropped() : undefined),
+        60_000,
+      );
+      expect(new Set(both.map((d) => d.streamId))).toEqual(new Set(ids));
+      // One window and a half (3 s) between the two: the second was spared while the first went.
+      const [a, b] = both.map((d) => Date.parse(d.time));
+      expect((b ?? 0) - (a ?? 0)).toBeGreaterThanOrEqual(3000);
+      for (const pub of publishers) expect(pub.child.exitCode).toBeNull();
+    } finally {
+      for (const pub of publishers) kill(pub.child);
+      await m.close();
+    }
+  }, 120_000);
 });
