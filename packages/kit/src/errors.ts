@@ -77,9 +77,33 @@ function fromDatabaseError(err: unknown): AppError | undefined {
   return new AppError('validation_failed', 'a value in the request cannot be stored (for example a NUL character)');
 }
 
+/**
+ * The database cannot be reached, or ended the session (a failover, a restart, a cut network): the service is
+ * unavailable for a moment, which is a 503 a caller may retry, not a 500 that says we have a bug.
+ * SQLSTATE class 08 (connection exception) and 57P01–57P03 (shutdown, crash, cannot connect now), the socket
+ * errors pg passes on, and pg's own messages for a connection that ends or never comes.
+ */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND']);
+const UNREACHABLE_MESSAGE =
+  /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/;
+
+function databaseUnreachable(err: unknown): AppError | undefined {
+  const e = err as { code?: unknown; message?: unknown } | undefined;
+  const code = typeof e?.code === 'string' ? e.code : '';
+  const unreachable =
+    /^08[0-9A-Z]{3}$/.test(code) ||
+    /^57P0[123]$/.test(code) ||
+    UNREACHABLE_CODES.has(code) ||
+    (typeof e?.message === 'string' && UNREACHABLE_MESSAGE.test(e.message));
+  if (!unreachable) return;
+  return new AppError('service_unavailable', 'the database is unreachable for the moment; try again shortly', {
+    headers: { 'retry-after': '1' },
+  });
+}
+
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
-  const fromDatabase = fromDatabaseError(err);
+  const fromDatabase = fromDatabaseError(err) ?? databaseUnreachable(err);
   if (fromDatabase) return fromDatabase;
   return fromFastifyError(err as FastifyError) ?? new AppError('internal_error', 'something went wrong on our side');
 }
