@@ -45,7 +45,7 @@ describe('chat through the bff: what chat sees of the client', () => {
     await expect.poll(viewers, { timeout: 5000 }).toBe(1);
     // The client's own socket stops reading: no pong can come back (the BFF must not answer for it).
     (ws as unknown as { _socket: { pause(): void } })._socket.pause();
-    await expect.poll(viewers, { timeout: 10_000 }).toBe(0);
+    await expect.poll(viewers, { timeout: 30_000 }).toBe(0);
     ws.terminate();
   });
 });

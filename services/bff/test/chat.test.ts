@@ -21,7 +21,7 @@ function connect(url: string, options: { headers?: Record<string, string>; proto
       const i = frames.findIndex((f) => f.type === type);
       if (i >= 0) return resolve(frames.splice(i, 1)[0]!);
       waiters.push({ type, resolve });
-      setTimeout(() => reject(new Error(`no ${type} frame`)), 10_000).unref();
+      setTimeout(() => reject(new Error(`no ${type} frame`)), 30_000).unref();
     });
   const opened = new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());

@@ -19,7 +19,7 @@ const storageConfig = (endpoint: string, prefix = '') => ({
   region,
   prefix,
   forcePathStyle: true,
-  timeoutMs: 2000,
+  timeoutMs: 10_000,
 });
 
 describe.each(dbKinds)('thumbnail with S3 storage on %s', (kind) => {
@@ -134,7 +134,7 @@ describe.each(dbKinds)('thumbnail with S3 storage on %s', (kind) => {
         },
       },
     ]);
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + 30_000;
     let res = await call('thumbnail', 'GET', `/streams/${streamId}/thumbnails`);
     while (res.status !== 200 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 25));

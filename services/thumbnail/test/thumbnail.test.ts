@@ -106,7 +106,7 @@ describe.each(dbKinds)('thumbnail on %s', (kind) => {
   /** Waits until the stream's `stream.started` from contents was consumed and its job is done. */
   async function settled(streamId: string) {
     const { id } = await startedEvent(streamId);
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
       const processed = await db.selectFrom('processed_events').select('event_id').where('event_id', '=', id).execute();
       const waiting = await db.selectFrom('jobs').select('stream_id').where('stream_id', '=', streamId).execute();
@@ -118,7 +118,7 @@ describe.each(dbKinds)('thumbnail on %s', (kind) => {
 
   /** Polls until the stream has thumbnails (the worker runs them shortly after the event). */
   async function waitForThumbnails(streamId: string) {
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + 30_000;
     for (;;) {
       const res = await p.call('thumbnail', 'GET', `/streams/${streamId}/thumbnails`);
       if (res.status === 200 || Date.now() > deadline) return res;
@@ -363,7 +363,7 @@ describe.each(dbKinds)('thumbnail on %s', (kind) => {
       expect(await filesUnder(join(dir, 'channels', channelId))).toHaveLength(1);
 
       // The live stream is regenerated in the background.
-      const deadline = Date.now() + 10_000;
+      const deadline = Date.now() + 30_000;
       let set = await p.call('thumbnail', 'GET', `/streams/${streamId}/thumbnails`);
       while (set.body.source !== 'upload' && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 25));
