@@ -8,7 +8,7 @@
  *
  * 1. Ladders: the default ladder (source copy + 480p + 360p, veryfast), as many slots as streams, and the
  *    fallback on (below 0.95× over 5 s → passthrough): past capacity a ladder is dropped, never a publish.
- * 2. Passthrough: no slot, steps of BENCH_PASSTHROUGH_STEP streams (default 5) up to BENCH_PASSTHROUGH_MAX (30).
+ * 2. Passthrough: no slot, steps of BENCH_PASSTHROUGH_STEP streams (default 10) up to BENCH_PASSTHROUGH_MAX (30).
  * Writes bench/results/capacity.json.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -18,7 +18,7 @@ import { patternFile, publishFile, startMediaPlatform } from './lib/media.ts';
 
 const HOLDS = 0.97;
 const maxLadders = Number(process.env.BENCH_LADDER_MAX ?? 6);
-const passStep = Number(process.env.BENCH_PASSTHROUGH_STEP ?? 5);
+const passStep = Number(process.env.BENCH_PASSTHROUGH_STEP ?? 10);
 const passMax = Number(process.env.BENCH_PASSTHROUGH_MAX ?? 30);
 const settleMs = Number(process.env.BENCH_SETTLE_MS ?? 8000);
 const round = (n: number) => Math.round(n * 1000) / 1000;
