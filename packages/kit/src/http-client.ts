@@ -74,19 +74,26 @@ export class ServiceClient {
     const timeoutMs = Math.min(ownTimeoutMs, Math.max(1, deadline - Date.now()));
     // A timeout cut short by the caller's deadline says nothing about the target's health.
     const byDeadline = timeoutMs < ownTimeoutMs;
-    const signals = [AbortSignal.timeout(timeoutMs)];
-    if (options.signal) signals.push(options.signal);
+    // One timer per call, cleared once the answer is read: AbortSignal.timeout's timer cannot be cleared, so it
+    // fired (building a DOMException and an abort event) after every call, ~5% of the BFF's CPU per view.
+    const timeout = new AbortController();
+    const timer = setTimeout(
+      () => timeout.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')),
+      timeoutMs,
+    ).unref();
+    const signal = options.signal ? AbortSignal.any([timeout.signal, options.signal]) : timeout.signal;
     const fullPath = options.query ? `${path}?${toQuery(options.query)}` : path;
+    let text: string;
     let res: Awaited<ReturnType<Pool['request']>>;
     try {
-      res = await this.#pool.request({ method, path: fullPath, headers, body, signal: AbortSignal.any(signals) });
+      res = await this.#pool.request({ method, path: fullPath, headers, body, signal });
+      text = await res.body.text();
     } catch (err) {
       throw this.#transportError(err, byDeadline);
+    } finally {
+      clearTimeout(timer);
     }
     let parsed: unknown;
-    const text = await res.body.text().catch((err: unknown) => {
-      throw this.#transportError(err, byDeadline);
-    });
     if (text.length > 0) {
       try {
         parsed = JSON.parse(text);

@@ -35,10 +35,11 @@ export const databasePlugin = fp<DatabasePluginOptions>(
     const database = createDatabase<unknown>(backend, { service: o.service, schema, metrics: app.metrics });
     if (o.config.migrateOnStart) await migrateToLatest(database, o.migrations);
     app.decorate('database', database);
-    app.addHook('onSend', async (_request, reply, payload) => {
+    // A callback hook: no promise per answer.
+    app.addHook('onSend', (_request, reply, payload, done) => {
       const ctx = requestContext.getStore();
       if (ctx) reply.header('livehouse-db-queries', String(ctx.queries));
-      return payload;
+      done(null, payload);
     });
   },
   { name: 'livehouse-database', fastify: '5.x', dependencies: ['livehouse-metrics', 'livehouse-request-context'] },

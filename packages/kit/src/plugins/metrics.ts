@@ -12,12 +12,14 @@ export const metricsPlugin = fp<{ service: string }>(
   async (app, { service }) => {
     const metrics = createMetrics(service);
     app.decorate('metrics', metrics);
-    app.addHook('onResponse', async (request, reply) => {
+    // A callback hook: no promise per answer.
+    app.addHook('onResponse', (request, reply, done) => {
       metrics.httpDuration.observe(
         { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
         reply.elapsedTime / 1000,
       );
       if (reply.statusCode >= 500) request.log.warn({ status: reply.statusCode, url: request.url }, 'server error');
+      done();
     });
   },
   { name: 'livehouse-metrics', fastify: '5.x' },

@@ -38,10 +38,10 @@ export const requestContextPlugin = fp<{ public: boolean }>(
       );
     });
     // While draining, answers close their connection: keep-alive sockets would otherwise hold
-    // the server open until their idle timeout.
-    app.addHook('onSend', async (_request, reply, payload) => {
+    // the server open until their idle timeout. A callback hook: no promise per answer.
+    app.addHook('onSend', (_request, reply, payload, done) => {
       if (closing) reply.header('connection', 'close');
-      return payload;
+      done(null, payload);
     });
   },
   { name: 'livehouse-request-context', fastify: '5.x' },
