@@ -129,6 +129,8 @@ async function main() {
       config: (name) => ({
         log: { level: process.env.LIVEHOUSE_LOG_LEVEL ?? 'warn' },
         // The BFF's own defaults (800 ms budget) stretched together with its section timeouts.
+        // The mix publishes no video: RTMP on a free port, so two runs (or a 'livehouse up') can share a machine.
+        ...(name === 'ingest' && { ingest: { rtmp: { port: 0 } } }),
         ...(name === 'bff' && timeoutScale !== 1 && { bff: { timeoutScale, requestBudgetMs: 800 * timeoutScale } }),
         ...(name === 'payment' && {
           payment: { provider: 'local', local: { webhookUrl: `http://127.0.0.1:${bffPort}/webhooks/stripe` } },
