@@ -64,6 +64,8 @@ describe('alerts over the services’ real metrics', () => {
     platform = await startTestPlatform(
       Object.values(services).map((s) => s.definition),
       'pglite',
+      // RTMP on a free port: 1935 may be another run's (or a 'livehouse up' on the same machine).
+      { config: (name) => (name === 'ingest' ? { ingest: { rtmp: { port: 0 } } } : {}) },
     );
     for (const [name, running] of platform.services) {
       const text = await (await fetch(`${running.adminUrl}/metrics`)).text();
