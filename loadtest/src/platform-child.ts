@@ -5,10 +5,12 @@
  * event-loop delay and utilisation, CPU, and for PGlite how busy the one database session is.
  * Parent ⇄ child messages: see ChildMessage and ParentMessage in platform.ts.
  */
+
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHistogram, monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { REQUEST_BUDGET_MS } from '@livehouse/bff';
 import { type DatabaseBackend, generateDevSecrets, openBackend, startPlatform } from '@livehouse/kit';
 import { freePort } from '@livehouse/kit/testing/ports';
 import pg from 'pg';
@@ -128,10 +130,11 @@ async function main() {
       ports: (name) => ({ port: name === 'bff' ? bffPort : 0, adminPort: 0 }),
       config: (name) => ({
         log: { level: process.env.LIVEHOUSE_LOG_LEVEL ?? 'warn' },
-        // The BFF's own defaults (800 ms budget) stretched together with its section timeouts.
         // The mix publishes no video: RTMP on a free port, so two runs (or a 'livehouse up') can share a machine.
         ...(name === 'ingest' && { ingest: { rtmp: { port: 0 } } }),
-        ...(name === 'bff' && timeoutScale !== 1 && { bff: { timeoutScale, requestBudgetMs: 800 * timeoutScale } }),
+        // The BFF's default budget stretched together with its section timeouts.
+        ...(name === 'bff' &&
+          timeoutScale !== 1 && { bff: { timeoutScale, requestBudgetMs: REQUEST_BUDGET_MS * timeoutScale } }),
         ...(name === 'payment' && {
           payment: { provider: 'local', local: { webhookUrl: `http://127.0.0.1:${bffPort}/webhooks/stripe` } },
         }),

@@ -21,6 +21,9 @@ import { viewRoutes } from './views.routes.ts';
 /** Client prefixes: one per client type. Views differ per client; commands are shared. */
 export const CLIENTS = ['app', 'web'] as const;
 
+/** The default view budget (`bff.requestBudgetMs`). */
+export const REQUEST_BUDGET_MS = 800;
+
 const Limit = (max: number, windowMs: number) =>
   Type.Object(
     { max: Type.Integer({ minimum: 1, default: max }), windowMs: Type.Integer({ minimum: 100, default: windowMs }) },
@@ -43,7 +46,7 @@ const config = {
   bff: Type.Object(
     {
       /** Every view answers within this budget; it is passed to backends as their deadline. */
-      requestBudgetMs: Type.Integer({ minimum: 50, default: 800 }),
+      requestBudgetMs: Type.Integer({ minimum: 50, default: REQUEST_BUDGET_MS }),
       /** Timeout of commands (sign-up hashes a password, a stamp moves points); view sections set their own. */
       commandTimeoutMs: Type.Integer({ minimum: 10, default: 5000 }),
       /** Multiplies every section's timeout; leave at 1 in production (tests on a loaded machine raise it). */
