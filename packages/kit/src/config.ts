@@ -51,6 +51,8 @@ export const baseConfigProperties = {
         /** PostgreSQL schema owned by the service; defaults to the service's name. */
         schema: Type.Optional(Type.String({ pattern: '^[a-z_][a-z0-9_]{0,62}$' })),
         poolSize: Type.Integer({ minimum: 1, maximum: 200, default: 10 }),
+        /** How long a statement waits for a free pool connection before the request fails with a 503. */
+        poolWaitMs: Type.Integer({ minimum: 100, maximum: 300_000, default: 5000 }),
         /** Run pending migrations at start-up (embedded mode); in Kubernetes a Job runs `livehouse migrate`. */
         migrateOnStart: Type.Boolean({ default: false }),
       },

@@ -33,7 +33,9 @@ export async function openTestBackend(kind: DbKind): Promise<TestBackend> {
   }
   const url = inject('postgresUrl');
   if (!url) throw new Error('PostgreSQL is not reachable');
-  const backend = await openBackend(url, { poolSize: 20 });
+  // Tests pile hundreds of requests onto one row at once (a wallet, a counter) on a machine that may be running
+  // two suites: a connection can be minutes away there, and production's 5-s wait would turn that into 503s.
+  const backend = await openBackend(url, { poolSize: 20, poolWaitMs: 120_000 });
   const schemaPrefix = `t${randomBytes(4).toString('hex')}_`;
   return {
     backend,

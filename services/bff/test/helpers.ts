@@ -22,11 +22,12 @@ export const backendDefinitions = [
 ];
 
 /**
- * The platform with the BFF. Section timeouts are scaled up: these tests check composition, not
- * timing, and CI's two cores run other test files at the same time (the fault tests check timing).
+ * The platform with the BFF. Section and command timeouts are scaled up: these tests check composition,
+ * not timing, and CI's two cores run other test files, or a second suite, at the same time (the fault
+ * tests check timing). Commands were the last to give way: sign-ups answered 504 after the default 5 s.
  */
 export async function startBff(kind: DbKind, config?: (name: string) => Record<string, unknown>) {
-  const relaxed = { requestBudgetMs: 10_000, timeoutScale: 20 };
+  const relaxed = { requestBudgetMs: 10_000, timeoutScale: 20, commandTimeoutMs: 60_000 };
   const platform = await startTestPlatform([...backendDefinitions, contractChecked(bffService)], kind, {
     config: (name) => {
       const own = config?.(name) ?? {};

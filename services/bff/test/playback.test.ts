@@ -32,7 +32,7 @@ describe.each(dbKinds)('bff playback when the media plane is down, on %s', (kind
         log: { level: process.env.LIVEHOUSE_TEST_LOG ?? 'silent' },
         services: { ...services, ...(edge && { edge }) },
         // Composition, not timing, is checked here (as in startBff): CI's two cores are shared.
-        bff: { requestBudgetMs: 10_000, timeoutScale: 20 },
+        bff: { requestBudgetMs: 10_000, timeoutScale: 20, commandTimeoutMs: 60_000 },
       }),
     });
     bffs.push(bff);

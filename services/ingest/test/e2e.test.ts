@@ -138,7 +138,10 @@ describe('live video end to end (RTMP → ingest → edge → VOD)', () => {
     ]);
     const probed = Number(stdout.trim());
     const published = firstSeconds + second.sentSeconds();
-    expect(Math.abs(probed - published)).toBeLessThan(1);
+    // Nothing lost beyond the segment cut off by the drop. The other way the bound is looser: the killed publisher's
+    // last progress report can lag what it had already sent by seconds on a starved machine.
+    expect(published - probed).toBeLessThan(1);
+    expect(probed - published).toBeLessThan(3);
     expect(Math.abs((ended.archive?.durationSeconds ?? 0) - probed)).toBeLessThan(0.5);
     // Nothing is left in ffmpeg's work folder.
     await waitFor('the work folder to be gone', async () => (await filesUnder(m.workDir)).length === 0);

@@ -42,7 +42,12 @@ export async function startWeb(kind: DbKind, web: Record<string, unknown> = {}) 
         // The web server calls the BFF from one address: lift the per-IP limit; stretch timeouts on a loaded machine.
         if (name === 'bff') {
           return {
-            bff: { requestBudgetMs: 5000, timeoutScale: 10, rateLimit: { perIp: { max: 100_000, windowMs: 60_000 } } },
+            bff: {
+              requestBudgetMs: 5000,
+              timeoutScale: 10,
+              commandTimeoutMs: 60_000,
+              rateLimit: { perIp: { max: 100_000, windowMs: 60_000 } },
+            },
           };
         }
         if (name === 'payment') {

@@ -86,7 +86,7 @@ describe('live latency on the stream page', () => {
         log: { level: process.env.LIVEHOUSE_TEST_LOG ?? 'silent' },
         ...(name === 'bff' && {
           services: Object.fromEntries(backendNames.map((n) => [n, backends.url(n)])),
-          bff: { requestBudgetMs: 5000, timeoutScale: 10 },
+          bff: { requestBudgetMs: 5000, timeoutScale: 10, commandTimeoutMs: 60_000 },
         }),
       }),
     });

@@ -44,16 +44,19 @@ export function isPostgresUrl(url: string) {
   return /^postgres(ql)?:\/\//.test(url);
 }
 
-export async function openBackend(url: string, options: { poolSize?: number; loadDataDir?: Blob } = {}) {
-  if (isPostgresUrl(url)) return openPostgres(url, options.poolSize ?? 10);
+export async function openBackend(
+  url: string,
+  options: { poolSize?: number; poolWaitMs?: number; loadDataDir?: Blob } = {},
+) {
+  if (isPostgresUrl(url)) return openPostgres(url, options.poolSize ?? 10, options.poolWaitMs ?? 5000);
   return openPGlite(url, options.loadDataDir);
 }
 
-function openPostgres(url: string, poolSize: number): DatabaseBackend {
+function openPostgres(url: string, poolSize: number, poolWaitMs: number): DatabaseBackend {
   const pool = new pg.Pool({
     connectionString: url,
     max: poolSize,
-    connectionTimeoutMillis: 5000,
+    connectionTimeoutMillis: poolWaitMs,
     idleTimeoutMillis: 30000,
     types: { getTypeParser: (oid, format) => (oid === INT8 ? toNumber : pg.types.getTypeParser(oid, format)) },
     Client: PreparingClient,
