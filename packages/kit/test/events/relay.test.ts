@@ -196,6 +196,8 @@ describe.each(dbKinds)('outbox relay and idempotent consumers on %s', (kind) => 
         const worker = fileURLToPath(new URL('./worker.ts', import.meta.url));
         const postgresUrl = process.env.LIVEHOUSE_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
         const children = new Set<ChildProcess>();
+        /** Set while the test waits to kill the relay between a publish and its mark. */
+        let armed: (() => void) | undefined;
         const startWorker = async (role: 'relay' | 'consumer') => {
           const child = spawn(
             process.execPath,
@@ -208,6 +210,13 @@ describe.each(dbKinds)('outbox relay and idempotent consumers on %s', (kind) => 
             child.once('message', () => resolve());
             child.once('exit', (code) => reject(new Error(`${role} worker exited with ${code}`)));
           });
+          // The relay holds every fifth batch between publish and mark until it hears back: killed when armed,
+          // let go otherwise.
+          child.on('message', (m: unknown) => {
+            if (typeof m !== 'object' || m === null || !('published' in m)) return;
+            if (armed) armed();
+            else child.send('go');
+          });
           return child;
         };
         const kill = async (child: ChildProcess) => {
@@ -215,17 +224,12 @@ describe.each(dbKinds)('outbox relay and idempotent consumers on %s', (kind) => 
           child.kill('SIGKILL');
           await exited;
         };
-        /** SIGKILL as soon as the relay reports a batch published and not yet marked. */
+        /** SIGKILL while the relay holds a batch it published and has not marked. */
         const killBetweenPublishAndMark = async (child: ChildProcess) => {
           await new Promise<void>((resolve) => {
-            const onMessage = (m: unknown) => {
-              if (typeof m === 'object' && m !== null && 'published' in m) {
-                child.off('message', onMessage);
-                resolve();
-              }
-            };
-            child.on('message', onMessage);
+            armed = resolve;
           });
+          armed = undefined;
           await kill(child);
         };
         cleanups.push(async () => {

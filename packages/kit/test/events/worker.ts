@@ -26,12 +26,13 @@ if (role === 'relay') {
     bus,
     pollMs: 5,
     batchSize: 7,
-    // Tells the test it is between publish and mark, and stays there a moment: a kill now makes the
-    // batch go out again.
+    // Tells the test it is between publish and mark, and stays there until the test answers: it either
+    // kills this process (the batch goes out again) or lets it mark the batch.
     afterPublish: (events) => {
       if (++batches % 5 !== 0) return;
+      const answered = new Promise<void>((r) => process.once('message', () => r()));
       process.send?.({ published: events.length });
-      return new Promise((r) => setTimeout(r, 300));
+      return answered;
     },
   }).start();
 } else {
