@@ -51,7 +51,8 @@ describe.each(dbKinds)('chat through the bff on %s', (kind) => {
       expect((await reader.next('welcome')).user).toBeNull();
       const history = (await reader.next('history')).items as Frame[];
       if (history.some((i) => i.type === 'stamp' && typeof i.txId === 'string')) break;
-      expect(attempt).toBeLessThan(50);
+      // 40 s: a machine that two suites share can hold the relay's wake-up for many seconds.
+      expect(attempt).toBeLessThan(200);
       reader.ws.close();
       await new Promise((r) => setTimeout(r, 200));
       reader = connect(base);
