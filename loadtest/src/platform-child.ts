@@ -21,7 +21,8 @@ const send = (message: ChildMessage) => process.send?.(message);
 
 /** PGlite is one session behind a lock (kit's SessionLock); these are its parts we time. */
 interface PGliteShared {
-  pg: { query: (...args: unknown[]) => Promise<unknown> };
+  /** What the kit's PGlite dialect runs every statement through (one call per protocol batch). */
+  pg: { execProtocolStream: (...args: unknown[]) => Promise<unknown> };
   lock: { acquire: () => Promise<() => void> };
 }
 
@@ -29,11 +30,11 @@ const db = { sqlMs: 0, heldMs: 0, waitUs: createHistogram() };
 
 /** Times every statement and every turn at the session lock, without changing what they do. */
 function instrument(shared: PGliteShared) {
-  const query = shared.pg.query.bind(shared.pg);
-  shared.pg.query = async (...args) => {
+  const run = shared.pg.execProtocolStream.bind(shared.pg);
+  shared.pg.execProtocolStream = async (...args) => {
     const t = performance.now();
     try {
-      return await query(...args);
+      return await run(...args);
     } finally {
       db.sqlMs += performance.now() - t;
     }

@@ -107,7 +107,7 @@ export async function openPGlite(url: string, loadDataDir?: Blob): Promise<Datab
     ...(loadDataDir && { loadDataDir }),
     parsers: { [INT8]: toNumber },
   });
-  const shared: SharedPGlite = { pg: pglite, lock: new SessionLock() };
+  const shared: SharedPGlite = { pg: pglite, lock: new SessionLock(), prepared: new Map() };
   const notifier = new PGliteNotifier(pglite, shared.lock);
   return {
     kind: 'pglite',

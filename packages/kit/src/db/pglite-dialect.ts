@@ -1,4 +1,4 @@
-import type { PGlite } from '@electric-sql/pglite';
+import { type PGlite, parse, protocol, type Results } from '@electric-sql/pglite';
 import {
   CompiledQuery,
   type DatabaseConnection,
@@ -14,6 +14,7 @@ import {
   type QueryResult,
   type TransactionSettings,
 } from 'kysely';
+import { preparedName } from './statement.ts';
 
 /**
  * PGlite is one PostgreSQL session. Every Kysely instance sharing it (one per service in
@@ -37,19 +38,88 @@ export class SessionLock {
 export interface SharedPGlite {
   pg: PGlite;
   lock: SessionLock;
+  /** Parameter types of the compiled statements (statement.ts) this session has prepared, by SQL text. */
+  prepared: Map<string, { name: string; paramTypes: number[] }>;
+}
+
+const { serialize } = protocol;
+const NO_SYNC = { syncToFs: false } as const;
+/** Runs one batch of protocol messages; PGlite throws the first database error once the batch has run to its Sync. */
+const send = (pg: PGlite, ...messages: Uint8Array[]) => pg.execProtocolStream(Buffer.concat(messages), NO_SYNC);
+
+/**
+ * One statement as few protocol batches as its parameters allow. PGlite's query() sends parse, describe,
+ * bind, describe, execute and sync as six separate calls into the WebAssembly backend (each a run of its
+ * main loop and a flush) and parses and plans the text every time: most of the CPU of a short statement.
+ * Its execProtocolStream() runs several messages in one call, so a statement compiled by statement.ts is
+ * prepared once per session (as PreparingClient does on PostgreSQL) and then runs as bind, describe,
+ * execute and sync in one call. Values are serialised as query() does it, by the parameter types the
+ * server described. The file system needs no sync per statement: PGlite's node and memory file systems
+ * write through (their syncToFs does nothing).
+ */
+async function run(shared: SharedPGlite, sql: string, params: readonly unknown[]): Promise<Results<unknown>> {
+  const { pg } = shared;
+  // What query() would say; execProtocolStream does not check.
+  if (pg.closed) throw new Error('PGlite is closed');
+  const name = preparedName(sql);
+  if (name !== undefined) {
+    let prepared = shared.prepared.get(sql);
+    if (!prepared) {
+      prepared = { name, paramTypes: await describe(pg, name, sql) };
+      shared.prepared.set(sql, prepared);
+    }
+    return execute(pg, prepared.name, prepared.paramTypes, params);
+  }
+  // Any other SQL is the unnamed statement, parsed each time; without parameters in the same batch.
+  if (params.length === 0) return execute(pg, '', [], params, serialize.parse({ text: sql }));
+  return execute(pg, '', await describe(pg, '', sql), params);
+}
+
+/** Parses `sql` as statement `name` and returns the types of its parameters, in one batch. */
+async function describe(pg: PGlite, name: string, sql: string): Promise<number[]> {
+  const messages = await send(
+    pg,
+    serialize.parse({ name, text: sql }),
+    serialize.describe({ type: 'S', name }),
+    serialize.sync(),
+  );
+  return parse.parseDescribeStatementResults(messages);
+}
+
+async function execute(
+  pg: PGlite,
+  statement: string,
+  paramTypes: readonly number[],
+  params: readonly unknown[],
+  ...before: Uint8Array[]
+): Promise<Results<unknown>> {
+  const values = params.map((param, i) => {
+    if (param === null || param === undefined) return null;
+    const serializer = pg.serializers[paramTypes[i] ?? 0];
+    return serializer ? serializer(param) : String(param);
+  });
+  const messages = await send(
+    pg,
+    ...before,
+    serialize.bind({ statement, values }),
+    serialize.describe({ type: 'P' }),
+    serialize.execute({}),
+    serialize.sync(),
+  );
+  return parse.parseResults(messages, pg.parsers)[0] as Results<unknown>;
 }
 
 class PGliteConnection implements DatabaseConnection {
-  readonly #pg: PGlite;
+  readonly #shared: SharedPGlite;
   readonly release: () => void;
 
-  constructor(pg: PGlite, release: () => void) {
-    this.#pg = pg;
+  constructor(shared: SharedPGlite, release: () => void) {
+    this.#shared = shared;
     this.release = release;
   }
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-    const result = await this.#pg.query<R>(query.sql, query.parameters as unknown[]);
+    const result = (await run(this.#shared, query.sql, query.parameters)) as Results<R>;
     return {
       rows: result.rows,
       ...(result.affectedRows !== undefined && { numAffectedRows: BigInt(result.affectedRows) }),
@@ -73,7 +143,7 @@ class PGliteDriver implements Driver {
 
   async acquireConnection(): Promise<DatabaseConnection> {
     const release = await this.#shared.lock.acquire();
-    return new PGliteConnection(this.#shared.pg, release);
+    return new PGliteConnection(this.#shared, release);
   }
 
   async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings) {
