@@ -48,7 +48,7 @@ function cpuUs(pid: number) {
   return (ticks * 1_000_000) / 100; // USER_HZ is 100 on Linux
 }
 
-type Request = () => { method: 'GET' | 'POST'; path: string; headers?: Record<string, string>; body?: string };
+type Request = () => Promise<{ method: 'GET' | 'POST'; path: string; headers?: Record<string, string>; body?: string }>;
 
 /** `concurrency` loops for `durationS` against one server; the CPU the server process used per answered request. */
 async function measure(url: string, pid: number, next: Request, durationS: number, expect: number) {
@@ -60,7 +60,7 @@ async function measure(url: string, pid: number, next: Request, durationS: numbe
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (performance.now() < end) {
-        const res = await http.request(next());
+        const res = await http.request(await next());
         const text = await res.body.text();
         if (res.statusCode === expect) ok++;
         else if (++failed <= 3) console.error(`  ${url} answered ${res.statusCode}: ${text.slice(0, 200)}`);
@@ -253,16 +253,17 @@ async function main() {
     await waitReady(`${baselineUrl}/healthz`, 30_000);
     console.log(`ready in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 
-    const tokens = new Map<string, string>();
-    for (const v of viewers) tokens.set(v, await auth.sign({ service: 'bff', user: { id: v, roles: ['viewer'] } }));
+    // Tokens are signed as they are needed (`sign` reuses one until half its 60-s life is gone): tokens signed
+    // once before the run expired during longer runs (BENCH_ROUNDS=5), and every later request answered 401.
     const any = <T>(items: readonly T[]) => items[Math.floor(Math.random() * items.length)] as T;
-    const spendRequest = (withToken: boolean) => () => {
+    const spendRequest = (withToken: boolean) => async () => {
       const from = any(viewers);
+      const token = withToken && (await auth.sign({ service: 'bff', user: { id: from, roles: ['viewer'] } }));
       return {
         method: 'POST' as const,
         path: '/spends',
         headers: {
-          ...(withToken && { authorization: `Bearer ${tokens.get(from)}` }),
+          ...(token && { authorization: `Bearer ${token}` }),
           'content-type': 'application/json',
           'idempotency-key': randomUUID(),
         },
@@ -275,14 +276,13 @@ async function main() {
         }),
       };
     };
-    const bffToken = await auth.sign({ service: 'bff' });
     const batchPath = `/users?ids=${streamers.join(',')}`;
-    const batch = (withToken: boolean) => () => ({
+    const batch = (withToken: boolean) => async () => ({
       method: 'GET' as const,
       path: batchPath,
-      ...(withToken && { headers: { authorization: `Bearer ${bffToken}` } }),
+      ...(withToken && { headers: { authorization: `Bearer ${await auth.sign({ service: 'bff' })}` } }),
     });
-    const home = () => ({ method: 'GET' as const, path: '/app/v1/home' });
+    const home = async () => ({ method: 'GET' as const, path: '/app/v1/home' });
 
     console.log('spend:');
     const spend = !runs('spend')
