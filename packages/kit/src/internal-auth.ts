@@ -1,3 +1,4 @@
+import { webcrypto } from 'node:crypto';
 import type { Role } from '@livehouse/contracts';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { AppError } from './errors.ts';
@@ -16,7 +17,11 @@ export interface Caller {
  * Backends accept nothing else on their API port.
  */
 export class InternalAuth {
-  readonly #key: Uint8Array;
+  /**
+   * Imported once: given raw bytes, jose imports a WebCrypto key on every sign and verify (a third of
+   * their CPU: verifying a token took ~70 µs with raw bytes, ~50 µs with the imported key).
+   */
+  readonly #key: Promise<webcrypto.CryptoKey>;
   readonly #ttlSeconds: number;
   readonly #cache = new Map<string, { token: string; renewAt: number }>();
   /**
@@ -27,7 +32,15 @@ export class InternalAuth {
   readonly #maxVerified: number;
 
   constructor(key: string, options: { ttlSeconds?: number; maxVerified?: number } = {}) {
-    this.#key = new TextEncoder().encode(key);
+    this.#key = webcrypto.subtle.importKey(
+      'raw',
+      new TextEncoder().encode(key),
+      { name: 'HMAC', hash: 'SHA-256' },
+      false,
+      ['sign', 'verify'],
+    );
+    // Awaited by every sign and verify, which report a failure; not an unhandled rejection meanwhile.
+    this.#key.catch(() => {});
     this.#ttlSeconds = options.ttlSeconds ?? 60;
     this.#maxVerified = options.maxVerified ?? 10_000;
   }
@@ -45,10 +58,20 @@ export class InternalAuth {
       .setIssuedAt()
       .setExpirationTime(Math.floor(now / 1000) + this.#ttlSeconds);
     if (caller.user) jwt.setSubject(caller.user.id);
-    const token = await jwt.sign(this.#key);
+    const token = await jwt.sign(await this.#key);
     if (this.#cache.size > 10_000) this.#cache.clear();
     this.#cache.set(cacheKey, { token, renewAt: now + (this.#ttlSeconds * 1000) / 2 });
     return token;
+  }
+
+  /**
+   * The caller of a token verified before and not expired, without a promise (the request hook's
+   * fast path); undefined when it must go through `verify` (unknown, expired or malformed).
+   */
+  verifiedCaller(authorization: string | undefined): Caller | undefined {
+    if (!authorization?.startsWith('Bearer ')) return undefined;
+    const known = this.#verified.get(authorization.slice(7));
+    return known && known.expiresAt > Date.now() ? known.caller : undefined;
   }
 
   async verify(authorization: string | undefined): Promise<Caller> {
@@ -63,7 +86,7 @@ export class InternalAuth {
       throw new AppError('internal_token_expired', 'the internal token has expired');
     }
     try {
-      const { payload } = await jwtVerify(token, this.#key, { audience: AUDIENCE, algorithms: [ALG] });
+      const { payload } = await jwtVerify(token, await this.#key, { audience: AUDIENCE, algorithms: [ALG] });
       const service = payload.iss?.startsWith('livehouse:') ? payload.iss.slice(10) : undefined;
       if (!service) throw new AppError('internal_token_invalid', 'the internal token names no calling service');
       const roles = Array.isArray(payload.roles) ? (payload.roles as Role[]) : [];
