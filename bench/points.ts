@@ -9,6 +9,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +35,68 @@ interface Shape {
   spends: number;
   errors: number;
   serviceThreadBusy?: number;
+  /** CPU time of the service's thread per spend (the busy share above also counts time spent waiting for a core). */
+  serviceCpuUsPerSpend?: number;
+  /** CPU time of the PostgreSQL backends serving the service per spend (null when PostgreSQL is not on this machine). */
+  postgresCpuUsPerSpend?: number | null;
+}
+
+/** CPU time (user + system) a process has used so far, in µs, from /proc; undefined when it cannot be read. */
+function processCpuUs(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): utime is field 14, stime 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return undefined;
+  }
+}
+
+/** The summed CPU time of these processes, or null if one of them cannot be read (not on this machine). */
+function totalCpuUs(pids: readonly number[]): number | null {
+  let total = 0;
+  for (const pid of pids) {
+    const us = processCpuUs(pid);
+    if (us === undefined) return null;
+    total += us;
+  }
+  return pids.length > 0 ? total : null;
+}
+
+/** PostgreSQL backends serving this process's connections: their clients' ports are this process's sockets (Linux). */
+async function ourBackends(): Promise<number[]> {
+  try {
+    const inodes = new Set<string>();
+    for (const fd of readdirSync('/proc/self/fd')) {
+      try {
+        const inode = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`))?.[1];
+        if (inode) inodes.add(inode);
+      } catch {
+        // closed meanwhile
+      }
+    }
+    const ports: number[] = [];
+    for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+      for (const line of readFileSync(file, 'utf8').split('\n').slice(1)) {
+        const c = line.trim().split(/\s+/);
+        if (c.length > 9 && inodes.has(c[9] as string)) ports.push(Number.parseInt(c[1]?.split(':')[1] ?? '', 16));
+      }
+    }
+    const db = new pg.Client({ connectionString: url });
+    await db.connect();
+    try {
+      const { rows } = await db.query<{ pid: number }>(
+        'select pid from pg_stat_activity where client_port = any($1) and pid <> pg_backend_pid()',
+        [ports],
+      );
+      return rows.map((r) => r.pid);
+    } finally {
+      await db.end();
+    }
+  } catch {
+    return [];
+  }
 }
 
 async function startPoint(shards: number, systemShards: number) {
@@ -116,6 +179,9 @@ interface LoadJob {
  * a client sharing the service's event loop would measure mostly itself.
  */
 async function loadInWorker(job: LoadJob): Promise<Shape> {
+  const backends = await ourBackends();
+  const postgresBefore = totalCpuUs(backends);
+  const cpuBefore = process.threadCpuUsage();
   const worker = new Worker(new URL(import.meta.url), { workerData: job });
   const before = performance.eventLoopUtilization();
   const shape = await new Promise<Shape>((resolve, reject) => {
@@ -125,7 +191,17 @@ async function loadInWorker(job: LoadJob): Promise<Shape> {
   await worker.terminate();
   // How busy the service's own thread was: near 1 means the service, not the database, is the limit.
   const busy = performance.eventLoopUtilization(before).utilization;
-  return { ...shape, serviceThreadBusy: Math.round(busy * 100) / 100 };
+  // Busy is wall time: on a machine with more runnable threads than cores it includes waiting for one. CPU time does not.
+  const cpu = process.threadCpuUsage(cpuBefore);
+  const postgresAfter = totalCpuUs(backends);
+  const perSpend = (us: number) => Math.round(us / Math.max(1, shape.spends));
+  return {
+    ...shape,
+    serviceThreadBusy: Math.round(busy * 100) / 100,
+    serviceCpuUsPerSpend: perSpend(cpu.user + cpu.system),
+    postgresCpuUsPerSpend:
+      postgresBefore === null || postgresAfter === null ? null : perSpend(postgresAfter - postgresBefore),
+  };
 }
 
 if (!isMainThread) {
@@ -138,7 +214,7 @@ if (!isMainThread) {
 }
 
 const describe = (s: Shape) =>
-  `${s.tps} spends/s, p50 ${s.p50Ms} ms, p99 ${s.p99Ms} ms, ${s.errors} errors, service thread ${Math.round((s.serviceThreadBusy ?? 0) * 100)} % busy`;
+  `${s.tps} spends/s, p50 ${s.p50Ms} ms, p99 ${s.p99Ms} ms, ${s.errors} errors, service thread ${Math.round((s.serviceThreadBusy ?? 0) * 100)} % busy, CPU per spend: service thread ${s.serviceCpuUsPerSpend} µs, PostgreSQL ${s.postgresCpuUsPerSpend ?? 'n/a'} µs`;
 
 async function setUp(p: Point) {
   const viewers = Array.from({ length: VIEWERS }, () => randomUUID());
@@ -188,7 +264,8 @@ async function stop(p: Point) {
   await p.backend.close();
 }
 
-async function pgbench(): Promise<number | null> {
+/** pgbench's simple-update tps, and the CPU time its PostgreSQL backends used per transaction (sampled inside the run). */
+async function pgbench(): Promise<{ tps: number | null; postgresCpuUsPerTx: number | null }> {
   const candidates = ['pgbench', ...['17', '16', '15', '14'].map((v) => `/usr/lib/postgresql/${v}/bin/pgbench`)];
   const u = new URL(url);
   const scratch = `livehouse_pgbench_${randomBytes(3).toString('hex')}`;
@@ -206,17 +283,31 @@ async function pgbench(): Promise<number | null> {
       await admin.query(`create database ${scratch}`);
       try {
         await run(bin, ['-i', '-q', ...conn, scratch], { env });
-        const { stdout } = await run(bin, ['-N', '-T', String(seconds), '-c', '8', '-j', '2', ...conn, scratch], {
-          env,
-        });
-        const tps = /tps = ([\d.]+) \(without initial connection time\)/.exec(stdout)?.[1];
-        return tps ? Math.round(Number(tps)) : null;
+        const running = run(bin, ['-N', '-T', String(seconds), '-c', '8', '-j', '2', ...conn, scratch], { env });
+        const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+        await sleep(1500);
+        const { rows } = await admin.query<{ pid: number }>(
+          "select pid from pg_stat_activity where datname = $1 and application_name = 'pgbench'",
+          [scratch],
+        );
+        const backends = rows.map((r) => r.pid);
+        const from = { cpu: totalCpuUs(backends), at: performance.now() };
+        await sleep(Math.max(1000, seconds * 1000 - 2500));
+        const to = { cpu: totalCpuUs(backends), at: performance.now() };
+        const { stdout } = await running;
+        const match = /tps = ([\d.]+) \(without initial connection time\)/.exec(stdout)?.[1];
+        const tps = match ? Number(match) : null;
+        const postgresCpuUsPerTx =
+          tps && from.cpu !== null && to.cpu !== null
+            ? Math.round((to.cpu - from.cpu) / (((to.at - from.at) / 1000) * tps))
+            : null;
+        return { tps: tps === null ? null : Math.round(tps), postgresCpuUsPerTx };
       } finally {
         await admin.query(`drop database if exists ${scratch}`);
       }
     }
     console.error('  pgbench not found: install the PostgreSQL client tools');
-    return null;
+    return { tps: null, postgresCpuUsPerTx: null };
   } finally {
     await admin.end();
   }
@@ -267,13 +358,17 @@ async function main() {
       await stop(single);
     }
 
-    const pgbenchTps = await pgbench();
-    console.log(`  pgbench -N -c 8 (simple update, same server): ${pgbenchTps ?? 'n/a'} tps`);
+    const bench = await pgbench();
+    const pgbenchTps = bench.tps;
+    console.log(
+      `  pgbench -N -c 8 (simple update, same server): ${pgbenchTps ?? 'n/a'} tps, PostgreSQL CPU ${bench.postgresCpuUsPerTx ?? 'n/a'} µs per transaction`,
+    );
     results = {
       uniform,
       raid,
       raidUnsharded,
       pgbenchTps,
+      pgbenchPostgresCpuUsPerTx: bench.postgresCpuUsPerTx,
       violations: violations + violationsOneShard,
       setup: {
         seconds,
