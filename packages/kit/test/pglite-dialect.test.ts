@@ -67,6 +67,28 @@ describe('the PGlite dialect', () => {
     expect(prepared.rows[0]?.n).toBe(1);
   });
 
+  it('when SQL with parameters is not a compiled statement, then it is prepared too, except a result of *', async () => {
+    const count = async (text: string) =>
+      (
+        await shared.pg.query<{ n: number }>(
+          'select count(*)::int as n from pg_prepared_statements where statement = $1',
+          [text],
+        )
+      ).rows[0]?.n;
+    await sql`select id from pglite_dialect.things where id = ${1}`.execute(db);
+    await sql`select * from pglite_dialect.things where id = ${1}`.execute(db);
+    expect(await count('select id from pglite_dialect.things where id = $1')).toBe(1);
+    expect(await count('select * from pglite_dialect.things where id = $1')).toBe(0);
+  });
+
+  it('when more texts are prepared than the session keeps, then the oldest are closed and still run', async () => {
+    const texts = 1100;
+    for (let i = 0; i < texts; i++) await sql`select ${i}::int + ${sql.lit(i)} as n`.execute(db);
+    const kept = await shared.pg.query<{ n: number }>('select count(*)::int as n from pg_prepared_statements');
+    expect(kept.rows[0]?.n).toBeLessThanOrEqual(1000);
+    expect((await sql<{ n: number }>`select ${1}::int + ${sql.lit(0)} as n`.execute(db)).rows).toEqual([{ n: 1 }]);
+  });
+
   it('when SQL with parameters is not a compiled statement, then values are serialised by their described types', async () => {
     await sql`insert into pglite_dialect.things (id, tags, doc, at, ok, note)
       values (${2}, ${['x']}, ${JSON.stringify({ n: 2 })}, ${at}, ${false}, ${"it's"})`.execute(db);

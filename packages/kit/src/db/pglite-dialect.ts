@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { type PGlite, parse, protocol, type Results } from '@electric-sql/pglite';
 import {
   CompiledQuery,
@@ -14,7 +15,6 @@ import {
   type QueryResult,
   type TransactionSettings,
 } from 'kysely';
-import { preparedName } from './statement.ts';
 
 /**
  * PGlite is one PostgreSQL session. Every Kysely instance sharing it (one per service in
@@ -38,7 +38,7 @@ export class SessionLock {
 export interface SharedPGlite {
   pg: PGlite;
   lock: SessionLock;
-  /** Parameter types of the compiled statements (statement.ts) this session has prepared, by SQL text. */
+  /** Statements this session has prepared, by SQL text: their name and parameter types (oldest first). */
   prepared: Map<string, { name: string; paramTypes: number[] }>;
 }
 
@@ -47,32 +47,40 @@ const NO_SYNC = { syncToFs: false } as const;
 /** Runs one batch of protocol messages; PGlite throws the first database error once the batch has run to its Sync. */
 const send = (pg: PGlite, ...messages: Uint8Array[]) => pg.execProtocolStream(Buffer.concat(messages), NO_SYNC);
 
+/** Prepared statements a session keeps; past that the oldest is closed (texts of varying shape must not grow it). */
+const MAX_PREPARED = 1000;
+/** A prepared `*` would fail ("cached plan must not change result type") once a migration adds a column. */
+const STAR_RESULT = /"\.\*|select \*|returning \*/i;
+
 /**
  * One statement as few protocol batches as its parameters allow. PGlite's query() sends parse, describe,
  * bind, describe, execute and sync as six separate calls into the WebAssembly backend (each a run of its
  * main loop and a flush) and parses and plans the text every time: most of the CPU of a short statement.
- * Its execProtocolStream() runs several messages in one call, so a statement compiled by statement.ts is
- * prepared once per session (as PreparingClient does on PostgreSQL) and then runs as bind, describe,
- * execute and sync in one call. Values are serialised as query() does it, by the parameter types the
- * server described. The file system needs no sync per statement: PGlite's node and memory file systems
- * write through (their syncToFs does nothing).
+ * Its execProtocolStream() runs several messages in one call, so a statement with parameters is prepared
+ * once per session (its text never changes, only its values: Kysely's SQL) and then runs as bind,
+ * describe, execute and sync in one call. Values are serialised as query() does it, by the parameter
+ * types the server described. The file system needs no sync per statement: PGlite's node and memory
+ * file systems write through (their syncToFs does nothing).
  */
 async function run(shared: SharedPGlite, sql: string, params: readonly unknown[]): Promise<Results<unknown>> {
   const { pg } = shared;
   // What query() would say; execProtocolStream does not check.
   if (pg.closed) throw new Error('PGlite is closed');
-  const name = preparedName(sql);
-  if (name !== undefined) {
-    let prepared = shared.prepared.get(sql);
-    if (!prepared) {
-      prepared = { name, paramTypes: await describe(pg, name, sql) };
-      shared.prepared.set(sql, prepared);
-    }
-    return execute(pg, prepared.name, prepared.paramTypes, params);
-  }
-  // Any other SQL is the unnamed statement, parsed each time; without parameters in the same batch.
+  // Without parameters (begin, commit, DDL): the unnamed statement, all in one batch.
   if (params.length === 0) return execute(pg, '', [], params, serialize.parse({ text: sql }));
-  return execute(pg, '', await describe(pg, '', sql), params);
+  if (STAR_RESULT.test(sql)) return execute(pg, '', await describe(pg, '', sql), params);
+  let prepared = shared.prepared.get(sql);
+  if (!prepared) {
+    if (shared.prepared.size >= MAX_PREPARED) {
+      const [oldestSql, oldest] = shared.prepared.entries().next().value as [string, { name: string }];
+      shared.prepared.delete(oldestSql);
+      await send(pg, serialize.close({ type: 'S', name: oldest.name }), serialize.sync());
+    }
+    const name = `lh_${createHash('sha256').update(sql).digest('base64url').slice(0, 22)}`;
+    prepared = { name, paramTypes: await describe(pg, name, sql) };
+    shared.prepared.set(sql, prepared);
+  }
+  return execute(pg, prepared.name, prepared.paramTypes, params);
 }
 
 /** Parses `sql` as statement `name` and returns the types of its parameters, in one batch. */
