@@ -2,11 +2,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { InternalAuth } from '@livehouse/kit';
 import { dbKinds } from '@livehouse/kit/testing';
+import { freePort } from '@livehouse/kit/testing/ports';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
@@ -17,15 +17,6 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
  * must record each exactly once.
  */
 const root = resolve(import.meta.dirname, '../../..');
-
-async function freePort() {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}
 
 describe.skipIf(!dbKinds.includes('postgres'))('point crash safety on postgres', () => {
   const key = randomBytes(32).toString('base64url');
