@@ -10,7 +10,16 @@
 with
   "pushed" as (
     select
-      "timeline"."posts".*
+      "timeline"."posts"."id",
+      "timeline"."posts"."type",
+      "timeline"."posts"."stream_id",
+      "timeline"."posts"."channel_id",
+      "timeline"."posts"."owner_id",
+      "timeline"."posts"."title",
+      "timeline"."posts"."category_id",
+      "timeline"."posts"."at",
+      "timeline"."posts"."ended_at",
+      "timeline"."posts"."fanned_out"
     from
       "timeline"."timeline_entries"
       inner join "timeline"."posts" on "timeline"."posts"."id" = "timeline"."timeline_entries"."post_id"
@@ -24,7 +33,16 @@ with
   ),
   "pulled" as (
     select
-      "timeline"."posts".*
+      "timeline"."posts"."id",
+      "timeline"."posts"."type",
+      "timeline"."posts"."stream_id",
+      "timeline"."posts"."channel_id",
+      "timeline"."posts"."owner_id",
+      "timeline"."posts"."title",
+      "timeline"."posts"."category_id",
+      "timeline"."posts"."at",
+      "timeline"."posts"."ended_at",
+      "timeline"."posts"."fanned_out"
     from
       "timeline"."follows"
       inner join "timeline"."posts" on "timeline"."posts"."owner_id" = "timeline"."follows"."followee_id"
@@ -38,12 +56,30 @@ with
       $5
   )
 select
-  *
+  "id",
+  "type",
+  "stream_id",
+  "channel_id",
+  "owner_id",
+  "title",
+  "category_id",
+  "at",
+  "ended_at",
+  "fanned_out"
 from
   "pushed"
 union all
 select
-  *
+  "id",
+  "type",
+  "stream_id",
+  "channel_id",
+  "owner_id",
+  "title",
+  "category_id",
+  "at",
+  "ended_at",
+  "fanned_out"
 from
   "pulled"
 order by

@@ -114,6 +114,24 @@ export async function removeOwnerEntries(trx: Trx, followerId: string, ownerId: 
 }
 
 /**
+ * A post's columns, named: a statement whose result is `*` is never prepared (a migration adding a column
+ * would break its cached plan), so the timeline page lists them.
+ */
+const postColumns = [
+  'id',
+  'type',
+  'stream_id',
+  'channel_id',
+  'owner_id',
+  'title',
+  'category_id',
+  'at',
+  'ended_at',
+  'fanned_out',
+] as const satisfies readonly (keyof PostsTable)[];
+const qualifiedPostColumns = postColumns.map((c) => `posts.${c}` as const);
+
+/**
  * One page of a user's home timeline, newest first, in one statement: the posts fanned out to the
  * user on write, merged with the posts of the big channels the user follows (fan-out on read).
  */
@@ -126,7 +144,7 @@ const timelinePageStatement = statement(
         let q = qb
           .selectFrom('timeline_entries')
           .innerJoin('posts', 'posts.id', 'timeline_entries.post_id')
-          .selectAll('posts')
+          .select(qualifiedPostColumns)
           .where('timeline_entries.user_id', '=', a.userId)
           .orderBy('timeline_entries.at', 'desc')
           .orderBy('timeline_entries.post_id', 'desc')
@@ -142,7 +160,7 @@ const timelinePageStatement = statement(
         let q = qb
           .selectFrom('follows')
           .innerJoin('posts', 'posts.owner_id', 'follows.followee_id')
-          .selectAll('posts')
+          .select(qualifiedPostColumns)
           .where('follows.follower_id', '=', a.userId)
           .where('posts.fanned_out', '=', false)
           .orderBy('posts.at', 'desc')
@@ -154,8 +172,8 @@ const timelinePageStatement = statement(
         return q;
       })
       .selectFrom('pushed')
-      .selectAll()
-      .unionAll((eb) => eb.selectFrom('pulled').selectAll())
+      .select(postColumns)
+      .unionAll((eb) => eb.selectFrom('pulled').select(postColumns))
       .orderBy('at', 'desc')
       .orderBy('id', 'desc')
       .limit(a.rows);
