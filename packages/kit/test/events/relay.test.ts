@@ -196,8 +196,6 @@ describe.each(dbKinds)('outbox relay and idempotent consumers on %s', (kind) => 
         const worker = fileURLToPath(new URL('./worker.ts', import.meta.url));
         const postgresUrl = process.env.LIVEHOUSE_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
         const children = new Set<ChildProcess>();
-        /** Set while the test waits to kill the relay between a publish and its mark. */
-        let armed: (() => void) | undefined;
         const startWorker = async (role: 'relay' | 'consumer') => {
           const child = spawn(
             process.execPath,
@@ -210,13 +208,6 @@ describe.each(dbKinds)('outbox relay and idempotent consumers on %s', (kind) => 
             child.once('message', () => resolve());
             child.once('exit', (code) => reject(new Error(`${role} worker exited with ${code}`)));
           });
-          // The relay holds every fifth batch between publish and mark until it hears back: killed when armed,
-          // let go otherwise.
-          child.on('message', (m: unknown) => {
-            if (typeof m !== 'object' || m === null || !('published' in m)) return;
-            if (armed) armed();
-            else child.send('go');
-          });
           return child;
         };
         const kill = async (child: ChildProcess) => {
@@ -224,13 +215,26 @@ describe.each(dbKinds)('outbox relay and idempotent consumers on %s', (kind) => 
           child.kill('SIGKILL');
           await exited;
         };
-        /** SIGKILL while the relay holds a batch it published and has not marked. */
-        const killBetweenPublishAndMark = async (child: ChildProcess) => {
-          await new Promise<void>((resolve) => {
-            armed = resolve;
+        const message = (child: ChildProcess, wanted: (m: unknown) => boolean) =>
+          new Promise<void>((resolve) => {
+            const on = (m: unknown) => {
+              if (!wanted(m)) return;
+              child.off('message', on);
+              resolve();
+            };
+            child.on('message', on);
           });
-          armed = undefined;
-          await kill(child);
+        /**
+         * Arms the relay to hold the next batch it publishes, before its mark; resolves once it is armed, with
+         * the moment that batch is held (wrapped: an async function returning the promise itself would wait for
+         * it). Events written after arming guarantee there is a next batch.
+         */
+        const arm = async (relay: ChildProcess) => {
+          const armed = message(relay, (m) => m === 'armed');
+          const held = message(relay, (m) => typeof m === 'object' && m !== null && 'published' in m);
+          relay.send('arm');
+          await armed;
+          return { held };
         };
         cleanups.push(async () => {
           for (const child of children) await kill(child);
@@ -239,6 +243,19 @@ describe.each(dbKinds)('outbox relay and idempotent consumers on %s', (kind) => 
         const keys = range(10).map((i) => `key${i}`);
         const perKey = 30;
         const total = keys.length * perKey;
+        // Per key in order: n = 0 for every key, then n = 1, …
+        const order = range(perKey).flatMap((n) => keys.map((key) => [key, n] as const));
+        let written = 0;
+        let producing = Promise.resolve();
+        const writeUpTo = (count: number) => {
+          producing = producing.then(async () => {
+            for (; written < count; written++) {
+              const [key, n] = order[written] as readonly [string, number];
+              await produce(schemas.producer.db, key, n);
+            }
+          });
+        };
+
         let relayProcess = await startWorker('relay');
         const consumerProcess = await startWorker('consumer');
         // A second consumer pod in this process: it takes over the killed one's partitions and claims what it left unacknowledged.
@@ -249,24 +266,22 @@ describe.each(dbKinds)('outbox relay and idempotent consumers on %s', (kind) => 
         });
         cleanups.push(() => survivor.stop());
 
-        let written = 0;
-        const producing = (async () => {
-          for (const n of range(perKey))
-            for (const key of keys) {
-              await produce(schemas.producer.db, key, n);
-              written++;
-              if (written % 20 === 0) await new Promise((r) => setTimeout(r, 5));
-            }
-        })();
-
+        writeUpTo(100);
         await waitFor(async () => (await counts()).processed >= 40, 15_000, 'the first events');
-        await killBetweenPublishAndMark(relayProcess);
+        // Killed between a publish and its mark, while events are being written; the consumer process too.
+        let { held } = await arm(relayProcess);
+        writeUpTo(150);
+        await held;
+        await kill(relayProcess);
         await kill(consumerProcess);
         const processedAtKill = (await counts()).processed;
-        await waitFor(async () => written >= total / 2, 15_000, 'half the events written');
         relayProcess = await startWorker('relay');
-        await waitFor(async () => (await counts()).processed >= processedAtKill + 40, 15_000, 'progress after restart');
-        await killBetweenPublishAndMark(relayProcess);
+        writeUpTo(220);
+        await waitFor(async () => (await counts()).processed >= processedAtKill + 40, 30_000, 'progress after restart');
+        ({ held } = await arm(relayProcess));
+        writeUpTo(total);
+        await held;
+        await kill(relayProcess);
         await producing;
         relayProcess = await startWorker('relay');
 
