@@ -25,6 +25,7 @@ import { generateDevSecrets, InternalAuth } from '@livehouse/kit';
 import pg from 'pg';
 import { Pool } from 'undici';
 import { freePort, node, root, startFleet, waitReady } from './lib/fleet.ts';
+import { processCpuUs } from './lib/proc.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 4);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -39,15 +40,6 @@ const only = process.env.BENCH_ONLY?.split(',');
 const runs = (name: string) => !only || only.includes(name);
 const uptime = () => loadavg().map((l) => Number(l.toFixed(2)));
 
-/** CPU time (user + system, all threads) a process has used so far, in µs. */
-function cpuUs(pid: number) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return (ticks * 1_000_000) / 100; // USER_HZ is 100 on Linux
-}
-
 type Request = () => Promise<{ method: 'GET' | 'POST'; path: string; headers?: Record<string, string>; body?: string }>;
 
 /** `concurrency` loops for `durationS` against one server; the CPU the server process used per answered request. */
@@ -56,7 +48,7 @@ async function measure(url: string, pid: number, next: Request, durationS: numbe
   let ok = 0;
   let failed = 0;
   const end = performance.now() + durationS * 1000;
-  const before = cpuUs(pid);
+  const before = processCpuUs(pid);
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (performance.now() < end) {
@@ -67,7 +59,7 @@ async function measure(url: string, pid: number, next: Request, durationS: numbe
       }
     }),
   );
-  const used = cpuUs(pid) - before;
+  const used = processCpuUs(pid) - before;
   await http.close();
   return { us: ok > 0 ? Math.round(used / ok) : Number.NaN, requests: ok, failed };
 }

@@ -19,6 +19,7 @@ import { generateDevSecrets, InternalAuth, openBackend, startPlatform } from '@l
 import { pointService } from '@livehouse/point';
 import pg from 'pg';
 import { Pool } from 'undici';
+import { processCpuUs } from './lib/proc.ts';
 
 const run = promisify(execFile);
 const any = <T>(items: readonly T[]) => items[Math.floor(Math.random() * items.length)] as T;
@@ -41,25 +42,15 @@ interface Shape {
   postgresCpuUsPerSpend?: number | null;
 }
 
-/** CPU time (user + system) a process has used so far, in µs, from /proc; undefined when it cannot be read. */
-function processCpuUs(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may hold spaces): utime is field 14, stime 15.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / 100; // USER_HZ is 100 on Linux
-  } catch {
-    return undefined;
-  }
-}
-
 /** The summed CPU time of these processes, or null if one of them cannot be read (not on this machine). */
 function totalCpuUs(pids: readonly number[]): number | null {
   let total = 0;
   for (const pid of pids) {
-    const us = processCpuUs(pid);
-    if (us === undefined) return null;
-    total += us;
+    try {
+      total += processCpuUs(pid);
+    } catch {
+      return null;
+    }
   }
   return pids.length > 0 ? total : null;
 }

@@ -30,16 +30,13 @@ type LogArgs = Parameters<FastifyBaseLogger['info']>;
  * child (its bindings serialized) per request was ~2% of a spend's CPU.
  */
 class LazyLogger implements FastifyBaseLogger {
-  #make: (() => FastifyBaseLogger) | undefined;
+  readonly #make: () => FastifyBaseLogger;
   #logger: FastifyBaseLogger | undefined;
   constructor(make: () => FastifyBaseLogger) {
     this.#make = make;
   }
   get #real(): FastifyBaseLogger {
-    if (!this.#logger) {
-      this.#logger = (this.#make as () => FastifyBaseLogger)();
-      this.#make = undefined;
-    }
+    this.#logger ??= this.#make();
     return this.#logger;
   }
   get level() {
